@@ -1,0 +1,60 @@
+# One command each: `make run` serves the API locally, `make test` runs lint and the tests.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PYTHON_STAMP := $(VENV)/.installed
+NODE_STAMP := node_modules/.installed
+STAGE ?= dev
+REGION ?= ap-south-1
+
+.PHONY: help venv node test lint format run package deploy bench fuzz clean
+
+help:
+	@echo "make run      serve the API on http://127.0.0.1:$${PORT:-3000} against an embedded AWS emulator"
+	@echo "make test     lint and run every test (creates .venv and node_modules as needed)"
+	@echo "make package  build the CloudFormation template and function zips, no AWS account needed"
+	@echo "make deploy   deploy to AWS: STAGE=$(STAGE) REGION=$(REGION)"
+	@echo "make bench    measure cold start, AWS calls, latency, package size and cost"
+	@echo "make fuzz     a longer fuzz run against the local runner"
+
+$(PYTHON_STAMP): requirements.txt requirements-dev.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@
+
+venv: $(PYTHON_STAMP)
+
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+node: $(NODE_STAMP)
+
+lint: venv
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+
+format: venv
+	$(PY) -m ruff check --fix .
+	$(PY) -m ruff format .
+
+test: venv node lint
+	$(PY) -m pytest
+
+run: venv
+	@$(PY) -m local.runner
+
+package: venv node
+	npx serverless package --stage $(STAGE) --region $(REGION)
+
+deploy: venv node
+	npx serverless deploy --stage $(STAGE) --region $(REGION)
+
+bench: venv node
+	$(PY) -m bench.run
+
+fuzz: venv
+	OTP_FUZZ_EXAMPLES=5000 $(PY) -m pytest tests/e2e/test_fuzz.py
+
+clean:
+	rm -rf $(VENV) node_modules .serverless .requirements-cache .pytest_cache .ruff_cache .hypothesis

@@ -1,0 +1,29 @@
+"""POST /generate: issue a code and deliver it by SMS or email."""
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.logging import correlation_paths
+
+from otp.config import load_settings
+from otp.http import build_app, created, serve
+from otp.models import GenerateRequest
+from otp.observability import logger, metrics
+from otp.runtime import generate_service
+
+settings = load_settings()
+service = generate_service(settings)
+app = build_app("generate")
+
+
+@app.post("/generate")
+def generate(request: Annotated[GenerateRequest, Body()]):
+    app.channel = request.channel
+    source_ip = app.current_event.request_context.http.source_ip
+    return created(service.generate(request.channel, request.destination, request.purpose, source_ip))
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
+@metrics.log_metrics
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return serve(app, event, context)

@@ -1,0 +1,79 @@
+"""API Gateway HTTP API (payload 2.0) events and Lambda contexts, as AWS shapes them."""
+
+from __future__ import annotations
+
+import base64
+import time
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def http_api_event(
+    method: str,
+    path: str,
+    body: str | bytes | None,
+    headers: dict[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+    query_string: str = "",
+    base64_body: bool = False,
+    request_id: str | None = None,
+) -> dict:
+    """The event API Gateway sends for a request; header names arrive lower-cased."""
+    now = datetime.now(UTC)
+    lowered = {k.lower(): v for k, v in (headers or {}).items()}
+    if isinstance(body, bytes) and not base64_body:
+        body = body.decode("utf-8", errors="surrogateescape")
+    if base64_body and body is not None:
+        raw = body if isinstance(body, bytes) else body.encode("utf-8")
+        body = base64.b64encode(raw).decode("ascii")
+    event = {
+        "version": "2.0",
+        "routeKey": f"{method} {path}",
+        "rawPath": path,
+        "rawQueryString": query_string,
+        "headers": lowered,
+        "requestContext": {
+            "accountId": "123456789012",
+            "apiId": "local",
+            "domainName": lowered.get("host", "localhost"),
+            "domainPrefix": "localhost",
+            "http": {
+                "method": method,
+                "path": path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": lowered.get("user-agent", ""),
+            },
+            "requestId": request_id or uuid.uuid4().hex[:16],
+            "routeKey": f"{method} {path}",
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "isBase64Encoded": base64_body,
+    }
+    if body is not None:
+        event["body"] = body
+    return event
+
+
+@dataclass
+class LambdaContext:
+    """The attributes Powertools and our handlers read from the real Lambda context."""
+
+    function_name: str = "otp-local"
+    memory_limit_in_mb: int = 256
+    timeout_seconds: float = 10.0
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    function_version: str = "$LATEST"
+    log_group_name: str = "/aws/lambda/otp-local"
+    log_stream_name: str = "local"
+    _started: float = field(default_factory=time.monotonic)
+
+    @property
+    def invoked_function_arn(self) -> str:
+        return f"arn:aws:lambda:local:123456789012:function:{self.function_name}"
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self.timeout_seconds - (time.monotonic() - self._started)) * 1000))

@@ -1,0 +1,38 @@
+"""KMS cipher: the code is encrypted under an encryption context that names its record."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from otp.aws.clients import describe_error
+from otp.ports import CiphertextMismatch, DependencyFailure
+
+
+class KmsCipher:
+    def __init__(self, key_id: str, kms_client: Callable[[], Any]) -> None:
+        self._key_id = key_id
+        self._client = kms_client
+
+    def encrypt(self, code: str, context: dict[str, str]) -> bytes:
+        try:
+            response = self._client().encrypt(
+                KeyId=self._key_id, Plaintext=code.encode("ascii"), EncryptionContext=context
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise DependencyFailure(f"kms:Encrypt {describe_error(exc)}") from None
+        return response["CiphertextBlob"]
+
+    def decrypt(self, ciphertext: bytes, context: dict[str, str]) -> str:
+        try:
+            # KeyId pins the key: a ciphertext made under any other key is refused outright.
+            response = self._client().decrypt(KeyId=self._key_id, CiphertextBlob=ciphertext, EncryptionContext=context)
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") in ("InvalidCiphertextException", "IncorrectKeyException"):
+                raise CiphertextMismatch() from None
+            raise DependencyFailure(f"kms:Decrypt {describe_error(exc)}") from None
+        except BotoCoreError as exc:
+            raise DependencyFailure(f"kms:Decrypt {describe_error(exc)}") from None
+        return response["Plaintext"].decode("ascii")

@@ -1,0 +1,106 @@
+"""Settings: every OTP_* variable, parsed and validated once at cold start."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from typing import Annotated
+
+import phonenumbers
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from otp.errors import ConfigurationError
+
+_SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
+_BRAND = re.compile(r"^[^\x00-\x1f\x7f]{1,40}$")
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    table_name: Annotated[str, Field(alias="OTP_TABLE_NAME", pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = "otp_main"
+    kms_key_id: Annotated[str | None, Field(alias="OTP_KMS_KEY_ID", min_length=1, max_length=2048)] = None
+    code_length: Annotated[int, Field(alias="OTP_CODE_LENGTH", ge=4, le=10)] = 6
+    ttl_seconds: Annotated[int, Field(alias="OTP_TTL_SECONDS", ge=1, le=3600)] = 300
+    max_attempts: Annotated[int, Field(alias="OTP_MAX_ATTEMPTS", ge=1, le=10)] = 5
+    resend_cooldown_seconds: Annotated[int, Field(alias="OTP_RESEND_COOLDOWN_SECONDS", ge=0, le=86400)] = 30
+    max_sends_per_window: Annotated[int, Field(alias="OTP_MAX_SENDS_PER_WINDOW", ge=0, le=1000)] = 5
+    send_window_seconds: Annotated[int, Field(alias="OTP_SEND_WINDOW_SECONDS", ge=1, le=604800)] = 900
+    max_sends_per_ip: Annotated[int, Field(alias="OTP_MAX_SENDS_PER_IP", ge=0, le=100000)] = 50
+    # None means every country; otherwise ISO 3166 alpha-2 region codes.
+    sms_allowed_countries: Annotated[frozenset[str] | None, Field(alias="OTP_SMS_ALLOWED_COUNTRIES")] = None
+    email_sender: Annotated[str | None, Field(alias="OTP_EMAIL_SENDER", max_length=320)] = None
+    brand_name: Annotated[str, Field(alias="OTP_BRAND_NAME")] = "OTP Service"
+    sms_sender_id: Annotated[str | None, Field(alias="OTP_SMS_SENDER_ID")] = None
+
+    @field_validator("sms_allowed_countries", mode="before")
+    @classmethod
+    def _parse_countries(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text == "*":
+            return None
+        codes = [part.strip().upper() for part in text.split(",") if part.strip()]
+        if not codes:
+            raise ValueError("give '*' or a comma-separated list of ISO 3166 alpha-2 codes")
+        unknown = sorted(c for c in codes if c not in phonenumbers.SUPPORTED_REGIONS)
+        if unknown:
+            raise ValueError(f"unknown region code(s): {', '.join(unknown)}")
+        return frozenset(codes)
+
+    @field_validator("email_sender")
+    @classmethod
+    def _check_sender(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from email_validator import EmailNotValidError, validate_email
+
+        try:
+            validate_email(value, check_deliverability=False, allow_smtputf8=False)
+        except EmailNotValidError as exc:
+            raise ValueError(f"not a valid email address: {exc}") from None
+        return value
+
+    @field_validator("brand_name")
+    @classmethod
+    def _check_brand(cls, value: str) -> str:
+        if not _BRAND.match(value):
+            raise ValueError("must be 1 to 40 printable characters")
+        return value
+
+    @field_validator("sms_sender_id")
+    @classmethod
+    def _check_sender_id(cls, value: str | None) -> str | None:
+        if value is not None and not _SENDER_ID.match(value):
+            raise ValueError("must be 1 to 11 letters or digits, with at least one letter")
+        return value
+
+    @property
+    def email_enabled(self) -> bool:
+        return self.email_sender is not None
+
+
+def load_settings(environ: Mapping[str, str] | None = None, *, require_kms_key: bool = True) -> Settings:
+    """Read the OTP_* variables; an empty variable counts as unset.
+
+    Raises ConfigurationError whose message names every bad variable.
+    """
+    env = os.environ if environ is None else environ
+    raw = {
+        field.alias: env[field.alias]
+        for field in Settings.model_fields.values()
+        if field.alias and env.get(field.alias, "").strip() != ""
+    }
+    try:
+        settings = Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors(include_url=False, include_input=False):
+            alias = error["loc"][0] if error["loc"] else "configuration"
+            problems.append(f"{alias}: {error['msg']}")
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
+    if require_kms_key and settings.kms_key_id is None:
+        raise ConfigurationError("invalid configuration: OTP_KMS_KEY_ID: is required (a KMS key id, ARN or alias)")
+    return settings

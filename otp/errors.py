@@ -1,0 +1,142 @@
+"""Domain errors, one per error code of the HTTP contract.
+
+Each carries its HTTP status and the extra body fields the contract defines, so the HTTP layer
+maps any of them to a response without knowing them one by one.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class FieldProblem:
+    field: str
+    message: str
+
+
+class OtpError(Exception):
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    default_message: ClassVar[str] = "The service failed unexpectedly."
+
+    def __init__(self, message: str | None = None) -> None:
+        self.message = message or self.default_message
+        super().__init__(self.message)
+
+    def extra(self) -> dict[str, Any]:
+        """Contract fields beside code and message."""
+        return {}
+
+    def headers(self) -> dict[str, str]:
+        return {}
+
+
+class InvalidRequest(OtpError):
+    status = 400
+    code = "invalid_request"
+    default_message = "The request is not valid."
+
+    def __init__(self, problems: list[FieldProblem], message: str | None = None) -> None:
+        self.problems = problems
+        super().__init__(message)
+
+    @classmethod
+    def for_field(cls, field: str, message: str) -> InvalidRequest:
+        return cls([FieldProblem(field, message)])
+
+    def extra(self) -> dict[str, Any]:
+        return {"details": [{"field": p.field, "message": p.message} for p in self.problems]}
+
+
+class DestinationNotAllowed(OtpError):
+    status = 403
+    code = "destination_not_allowed"
+    default_message = "Codes cannot be sent to this destination."
+
+
+class InvalidCode(OtpError):
+    status = 403
+    code = "invalid_code"
+    default_message = "The code is not correct."
+
+    def __init__(self, attempts_remaining: int) -> None:
+        self.attempts_remaining = attempts_remaining
+        super().__init__()
+
+    def extra(self) -> dict[str, Any]:
+        return {"attempts_remaining": self.attempts_remaining}
+
+
+class NotFound(OtpError):
+    status = 404
+    code = "not_found"
+    default_message = "No code is pending for this destination and purpose."
+
+
+class IdempotencyConflict(OtpError):
+    status = 409
+    code = "idempotency_conflict"
+    default_message = "This Idempotency-Key was already used with a different request body."
+
+
+class RequestInProgress(OtpError):
+    status = 409
+    code = "request_in_progress"
+    default_message = "A request with this Idempotency-Key is still being processed."
+
+
+class Expired(OtpError):
+    status = 410
+    code = "expired"
+    default_message = "The code has expired. Request a new one."
+
+
+class PayloadTooLarge(OtpError):
+    status = 413
+    code = "payload_too_large"
+    default_message = "The request body is larger than 4 KiB."
+
+
+class _RetryLater(OtpError):
+    def __init__(self, retry_after: int, message: str | None = None) -> None:
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message)
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)}
+
+
+class RateLimited(_RetryLater):
+    status = 429
+    code = "rate_limited"
+    default_message = "Too many codes were requested. Try again later."
+
+    def extra(self) -> dict[str, Any]:
+        return {"retry_after": self.retry_after}
+
+
+class TooManyAttempts(OtpError):
+    status = 429
+    code = "too_many_attempts"
+    default_message = "Too many wrong attempts. Request a new code."
+
+
+class DeliveryFailed(OtpError):
+    status = 502
+    code = "delivery_failed"
+    default_message = "The message could not be delivered. No code is pending."
+
+
+class ServiceUnavailable(_RetryLater):
+    status = 503
+    code = "service_unavailable"
+    default_message = "A dependency is unavailable. Try again shortly."
+
+    def __init__(self, retry_after: int = 2, message: str | None = None) -> None:
+        super().__init__(retry_after, message)
+
+
+class ConfigurationError(ValueError):
+    """An OTP_* variable is missing or out of range; raised at cold start."""

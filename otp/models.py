@@ -1,0 +1,88 @@
+"""Request and response bodies of the HTTP contract, as pydantic models.
+
+The handlers validate with these, and the OpenAPI document is generated from them.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PURPOSE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
+MAX_BODY_BYTES = 4096
+
+Purpose = Annotated[
+    str,
+    Field(pattern=PURPOSE_PATTERN, description="What the code is for; a code never verifies another purpose."),
+]
+DestinationText = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=320,
+        description="A phone number with its country code (normalized to E.164), or an email address.",
+        examples=["+14155552671", "ada@example.com"],
+    ),
+]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class GenerateRequest(_Strict):
+    channel: Annotated[Literal["sms", "email"], Field(description="How to deliver the code.")]
+    destination: DestinationText
+    purpose: Purpose = "default"
+
+
+class VerifyRequest(_Strict):
+    destination: DestinationText
+    purpose: Purpose = "default"
+    code: Annotated[
+        str, Field(min_length=1, max_length=64, description="The digits received; surrounding white space is ignored.")
+    ]
+    verification_id: Annotated[
+        str | None,
+        Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="When given, it must name the pending code."),
+    ] = None
+
+
+class GenerateResponse(BaseModel):
+    verification_id: str
+    channel: Literal["sms", "email"]
+    destination: Annotated[str, Field(description="Masked, e.g. +91******3210 or a***@example.com.")]
+    purpose: str
+    expires_at: Annotated[str, Field(description="ISO 8601, UTC.")]
+    expires_in: Annotated[int, Field(description="Seconds until the code expires.")]
+    resend_after: Annotated[int, Field(description="Seconds until another code may be sent to this destination.")]
+
+
+class VerifyResponse(BaseModel):
+    verified: Literal[True]
+    verification_id: str
+    channel: Literal["sms", "email"]
+    destination: str
+    purpose: str
+
+
+class FieldProblemBody(BaseModel):
+    field: str
+    message: str
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    details: list[FieldProblemBody] | None = None
+    attempts_remaining: int | None = None
+    retry_after: int | None = None
+    request_id: str | None = None
+
+
+class ErrorResponse(BaseModel):
+    error: ErrorDetail
+    verified: Annotated[Literal[False] | None, Field(description="Present on every /verify error.")] = None
