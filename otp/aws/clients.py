@@ -11,7 +11,7 @@ from botocore.config import Config
 # Standard mode retries throttling and transient 5xx with backoff; tight timeouts keep a stuck
 # dependency from eating the whole Lambda budget before we can answer 503.
 _CONFIG = Config(
-    retries={"mode": "standard", "max_attempts": 3},
+    retries={"mode": "standard", "total_max_attempts": 3},
     connect_timeout=2,
     read_timeout=5,
     tcp_keepalive=True,

@@ -1,0 +1,87 @@
+import pytest
+
+from otp.config import load_settings
+from otp.errors import ConfigurationError
+
+BASE = {"OTP_KMS_KEY_ID": "alias/otp"}
+
+
+def test_defaults_follow_the_contract():
+    settings = load_settings(BASE)
+    assert settings.table_name == "otp_main"
+    assert settings.code_length == 6
+    assert settings.ttl_seconds == 300
+    assert settings.max_attempts == 5
+    assert settings.resend_cooldown_seconds == 30
+    assert settings.max_sends_per_window == 5
+    assert settings.send_window_seconds == 900
+    assert settings.max_sends_per_ip == 50
+    assert settings.sms_allowed_countries is None
+    assert settings.email_sender is None
+    assert settings.brand_name == "OTP Service"
+    assert settings.sms_sender_id is None
+
+
+def test_values_are_parsed():
+    settings = load_settings(
+        {
+            **BASE,
+            "OTP_CODE_LENGTH": "8",
+            "OTP_TTL_SECONDS": "600",
+            "OTP_SMS_ALLOWED_COUNTRIES": " in, us ,GB",
+            "OTP_EMAIL_SENDER": "no-reply@example.com",
+            "OTP_SMS_SENDER_ID": "Acme",
+            "OTP_BRAND_NAME": "Acme Bank",
+            "OTP_RESEND_COOLDOWN_SECONDS": "0",
+        }
+    )
+    assert settings.code_length == 8
+    assert settings.ttl_seconds == 600
+    assert settings.sms_allowed_countries == frozenset({"IN", "US", "GB"})
+    assert settings.resend_cooldown_seconds == 0
+    assert settings.email_enabled
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("OTP_CODE_LENGTH", "3"),
+        ("OTP_CODE_LENGTH", "11"),
+        ("OTP_CODE_LENGTH", "six"),
+        ("OTP_TTL_SECONDS", "0"),
+        ("OTP_TTL_SECONDS", "3601"),
+        ("OTP_MAX_ATTEMPTS", "0"),
+        ("OTP_MAX_ATTEMPTS", "11"),
+        ("OTP_RESEND_COOLDOWN_SECONDS", "-1"),
+        ("OTP_MAX_SENDS_PER_WINDOW", "-1"),
+        ("OTP_SEND_WINDOW_SECONDS", "0"),
+        ("OTP_MAX_SENDS_PER_IP", "-5"),
+        ("OTP_SMS_ALLOWED_COUNTRIES", "US,XX"),
+        ("OTP_SMS_ALLOWED_COUNTRIES", ","),
+        ("OTP_EMAIL_SENDER", "not-an-address"),
+        ("OTP_SMS_SENDER_ID", "WayTooLongSenderId"),
+        ("OTP_SMS_SENDER_ID", "12345"),
+        ("OTP_BRAND_NAME", "x" * 41),
+        ("OTP_TABLE_NAME", "a b"),
+    ],
+)
+def test_a_bad_value_names_its_variable(name, value):
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({**BASE, name: value})
+    assert name in str(caught.value)
+
+
+def test_the_kms_key_is_required():
+    with pytest.raises(ConfigurationError, match="OTP_KMS_KEY_ID"):
+        load_settings({})
+
+
+def test_empty_variables_count_as_unset():
+    assert load_settings({**BASE, "OTP_CODE_LENGTH": "", "OTP_EMAIL_SENDER": " "}).code_length == 6
+
+
+def test_every_bad_variable_is_reported_at_once():
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({**BASE, "OTP_CODE_LENGTH": "2", "OTP_MAX_ATTEMPTS": "99"})
+    assert "OTP_CODE_LENGTH" in str(caught.value)
+    assert "OTP_MAX_ATTEMPTS" in str(caught.value)
