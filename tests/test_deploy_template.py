@@ -1,0 +1,272 @@
+"""`serverless package` builds the stack offline; these tests read the CloudFormation it generates."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import zipfile
+from importlib.metadata import version
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+pytestmark = pytest.mark.deploy
+
+
+@pytest.fixture(scope="module")
+def packaged(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("serverless-package")
+    result = subprocess.run(
+        [
+            "npx",
+            "--no-install",
+            "serverless",
+            "package",
+            "--stage",
+            "ci",
+            "--region",
+            "ap-south-1",
+            "--package",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**_clean_env(), "SLS_TELEMETRY_DISABLED": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def _clean_env() -> dict[str, str]:
+    import os
+
+    # Packaging must need no AWS credentials at all.
+    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+
+
+@pytest.fixture(scope="module")
+def template(packaged: Path) -> dict:
+    return json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def resources(template: dict) -> dict:
+    return template["Resources"]
+
+
+def statements(resources: dict, policy: str) -> list[dict]:
+    found = []
+    for statement in resources[policy]["Properties"]["PolicyDocument"]["Statement"]:
+        if "Fn::If" in statement:  # a statement present only under a condition
+            found.append(statement["Fn::If"][1])
+        else:
+            found.append(statement)
+    return found
+
+
+def actions(resources: dict, policy: str) -> set[str]:
+    result = set()
+    for statement in statements(resources, policy):
+        listed = statement["Action"]
+        result.update([listed] if isinstance(listed, str) else listed)
+    return result
+
+
+def test_the_stack_has_every_resource(resources):
+    for name, kind in {
+        "OtpTable": "AWS::DynamoDB::Table",
+        "OtpKey": "AWS::KMS::Key",
+        "OtpKeyAlias": "AWS::KMS::Alias",
+        "GenerateRole": "AWS::IAM::Role",
+        "VerifyRole": "AWS::IAM::Role",
+        "GeneratePolicy": "AWS::IAM::Policy",
+        "VerifyPolicy": "AWS::IAM::Policy",
+        "GenerateLambdaFunction": "AWS::Lambda::Function",
+        "VerifyLambdaFunction": "AWS::Lambda::Function",
+        "GenerateLogGroup": "AWS::Logs::LogGroup",
+        "VerifyLogGroup": "AWS::Logs::LogGroup",
+        "HttpApi": "AWS::ApiGatewayV2::Api",
+        "HttpApiStage": "AWS::ApiGatewayV2::Stage",
+        "GenerateErrorsAlarm": "AWS::CloudWatch::Alarm",
+        "SmsDeliveryFailuresAlarm": "AWS::CloudWatch::Alarm",
+    }.items():
+        assert resources[name]["Type"] == kind, name
+    assert "IamRoleLambdaExecution" not in resources  # no shared role
+
+
+def test_table_schema_ttl_recovery_and_encryption(resources):
+    table = resources["OtpTable"]["Properties"]
+    assert table["KeySchema"] == [{"AttributeName": "id", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [{"AttributeName": "id", "AttributeType": "S"}]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": "expiry", "Enabled": True}
+    assert table["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert table["SSESpecification"] == {"SSEEnabled": True}
+    assert table["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["TableName"] == "otp-ci"  # stages never share a table by default
+
+
+def test_key_rotates_and_its_policy_is_least_privilege(resources):
+    key = resources["OtpKey"]["Properties"]
+    assert key["EnableKeyRotation"] is True
+    assert resources["OtpKey"]["Condition"] == "CreateKmsKey"
+    by_sid = {s["Sid"]: s for s in key["KeyPolicy"]["Statement"]}
+    assert by_sid["GenerateEncryptsCodesOnly"]["Action"] == "kms:Encrypt"
+    assert by_sid["VerifyDecryptsCodesOnly"]["Action"] == "kms:Decrypt"
+    admin = by_sid["AccountAdministersButCannotUseTheKey"]["Action"]
+    assert not {"kms:Encrypt", "kms:Decrypt", "kms:ReEncryptFrom", "kms:GenerateDataKey"} & set(admin)
+    assert resources["OtpKeyAlias"]["Properties"]["AliasName"] == "alias/otp-ci"
+
+
+def test_runtime_architecture_and_powertools_layer(template, resources):
+    pinned = version("aws-lambda-powertools")
+    layer = template["Parameters"]["PowertoolsLayerArn"]
+    assert layer["Type"] == "AWS::SSM::Parameter::Value<String>"
+    assert layer["Default"] == f"/aws/service/powertools/python/arm64/python3.13/{pinned}"
+    for name in ("GenerateLambdaFunction", "VerifyLambdaFunction"):
+        function = resources[name]["Properties"]
+        assert function["Runtime"] == "python3.13"
+        assert function["Architectures"] == ["arm64"]
+        assert function["Layers"] == [{"Ref": "PowertoolsLayerArn"}]
+
+
+def test_each_function_has_its_own_role(resources):
+    assert resources["GenerateLambdaFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["GenerateRole", "Arn"]}
+    assert resources["VerifyLambdaFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["VerifyRole", "Arn"]}
+    assert resources["GeneratePolicy"]["Properties"]["Roles"] == [{"Ref": "GenerateRole"}]
+    assert resources["VerifyPolicy"]["Properties"]["Roles"] == [{"Ref": "VerifyRole"}]
+
+
+def test_generate_role_holds_exactly_what_generate_uses(resources):
+    assert actions(resources, "GeneratePolicy") == {
+        "kms:Encrypt",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+        "sns:Publish",
+        "ses:SendEmail",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    by_sid = {s["Sid"]: s for s in statements(resources, "GeneratePolicy")}
+    assert by_sid["StoreCodesCountersAndIdempotencyRecords"]["Resource"] == {"Fn::GetAtt": ["OtpTable", "Arn"]}
+    assert by_sid["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": ["GenerateLogGroup", "Arn"]}
+    ses = json.dumps(by_sid["SendEmailFromTheSenderIdentity"]["Resource"])
+    assert ":identity/" in ses and "*" not in ses
+
+
+def test_verify_role_holds_exactly_what_verify_uses(resources):
+    assert actions(resources, "VerifyPolicy") == {
+        "kms:Decrypt",
+        "dynamodb:UpdateItem",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    by_sid = {s["Sid"]: s for s in statements(resources, "VerifyPolicy")}
+    assert by_sid["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": ["VerifyLogGroup", "Arn"]}
+
+
+def test_no_wildcard_actions_are_granted(template):
+    granted, denied = [], []
+
+    def walk(node):
+        if isinstance(node, dict):
+            if "Action" in node and "Effect" in node:
+                listed = [node["Action"]] if isinstance(node["Action"], str) else node["Action"]
+                (granted if node["Effect"] == "Allow" else denied).extend(listed)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(template["Resources"])
+    assert granted and all("*" not in action for action in granted), granted
+    # The framework's deployment bucket denies every S3 action over plain HTTP; a wildcard that denies.
+    assert denied == ["s3:*"]
+
+
+def test_routes_require_iam_unless_opened(resources):
+    for route, key in (("HttpApiRoutePostGenerate", "POST /generate"), ("HttpApiRoutePostVerify", "POST /verify")):
+        properties = resources[route]["Properties"]
+        assert properties["RouteKey"] == key
+        assert properties["AuthorizationType"] == {"Fn::If": ["OpenEndpoints", "NONE", "AWS_IAM"]}
+
+
+def test_stage_throttling_and_cors_off_by_default(template, resources):
+    settings = resources["HttpApiStage"]["Properties"]["DefaultRouteSettings"]
+    assert settings == {"ThrottlingBurstLimit": 20, "ThrottlingRateLimit": 10}
+    assert template["Parameters"]["CorsOrigins"]["Default"] == ""
+    assert template["Parameters"]["OpenEndpoints"]["Default"] == "false"
+    assert resources["HttpApi"]["Properties"]["CorsConfiguration"]["Fn::If"][0] == "HasCors"
+
+
+def test_logs_are_retained_for_30_days(resources):
+    for name in ("GenerateLogGroup", "VerifyLogGroup"):
+        assert resources[name]["Properties"]["RetentionInDays"] == 30
+
+
+def test_environment_carries_every_setting_wired_from_the_resources(resources):
+    for name in ("GenerateLambdaFunction", "VerifyLambdaFunction"):
+        env = resources[name]["Properties"]["Environment"]["Variables"]
+        assert env["OTP_TABLE_NAME"] == {"Ref": "OtpTable"}
+        assert env["OTP_KMS_KEY_ID"] == {
+            "Fn::If": ["CreateKmsKey", {"Fn::GetAtt": ["OtpKey", "Arn"]}, {"Ref": "KmsKeyArn"}]
+        }
+        assert env["OTP_EMAIL_SENDER"] == {"Ref": "EmailSender"}
+        assert {k: v for k, v in env.items() if isinstance(v, str) and k.startswith("OTP_")} == {
+            "OTP_CODE_LENGTH": "6",
+            "OTP_TTL_SECONDS": "300",
+            "OTP_MAX_ATTEMPTS": "5",
+            "OTP_RESEND_COOLDOWN_SECONDS": "30",
+            "OTP_MAX_SENDS_PER_WINDOW": "5",
+            "OTP_SEND_WINDOW_SECONDS": "900",
+            "OTP_MAX_SENDS_PER_IP": "50",
+            "OTP_SMS_ALLOWED_COUNTRIES": "*",
+            "OTP_BRAND_NAME": "OTP Service",
+            "OTP_SMS_SENDER_ID": "",
+        }
+
+
+def test_the_zip_holds_only_our_code_and_pure_python_dependencies(packaged):
+    [archive] = packaged.glob("*.zip")
+    names = zipfile.ZipFile(archive).namelist()
+    top = {name.split("/")[0] for name in names}
+    assert {"handlers", "otp", "phonenumbers", "email_validator"} <= top
+    for unwanted in (
+        "boto3",
+        "botocore",
+        "aws_lambda_powertools",
+        "pydantic",
+        "tests",
+        "local",
+        ".venv",
+        "node_modules",
+        "package.json",
+        "package-lock.json",
+        "serverless.yml",
+    ):
+        assert unwanted not in top, unwanted
+    assert not [name for name in names if name.endswith((".so", ".pyc"))]
+    assert archive.stat().st_size < 2 * 1024 * 1024
+
+
+def test_cfn_lint_passes(packaged):
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("cfn-lint")),
+            "--ignore-checks",
+            "W3005",
+            "--",
+            str(packaged / "cloudformation-template-update-stack.json"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
