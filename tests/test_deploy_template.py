@@ -270,3 +270,31 @@ def test_cfn_lint_passes(packaged):
         cwd=ROOT,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_local_runner_builds_the_same_table_as_the_deployed_template(resources):
+    from local import stack
+    from local.emulator import Emulator
+
+    emulator = Emulator("ap-south-1")
+    emulator.start()
+    try:
+        emulator.provision(stack.table_shape(stack.load()), "otp-shape-check", "otp@example.com")
+        local_table = emulator.describe_table("otp-shape-check")
+    finally:
+        emulator.stop()
+    deployed = resources["OtpTable"]["Properties"]
+    assert local_table["KeySchema"] == deployed["KeySchema"]
+    assert local_table["AttributeDefinitions"] == deployed["AttributeDefinitions"]
+    assert local_table["TimeToLive"]["AttributeName"] == deployed["TimeToLiveSpecification"]["AttributeName"]
+    assert local_table["TimeToLive"]["TimeToLiveStatus"] == "ENABLED"
+
+
+def test_the_local_runner_serves_exactly_the_deployed_routes(resources):
+    from local import stack
+
+    local_routes = {f"{route.method} {route.path}" for route in stack.routes(stack.load())}
+    deployed_routes = {
+        r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
+    assert local_routes == deployed_routes == {"POST /generate", "POST /verify"}

@@ -1,0 +1,283 @@
+"""`make run`: the Lambda handlers on http://127.0.0.1:3000 against an embedded AWS emulator.
+
+No AWS account, Docker or Node: moto stands in for KMS, DynamoDB, SNS and SES, and every message
+"sent" lands in the outbox (GET /_local/outbox) and on this terminal.
+
+stdout carries the service's logs exactly as CloudWatch would receive them, plus one access-log
+line per request; stderr shows the banner and the delivered messages, as a phone or inbox would.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.metadata import version
+from typing import Any
+
+from local import stack
+from local.events import http_api_event
+
+DEFAULT_EMAIL_SENDER = "otp@example.com"
+MAX_REQUEST_BYTES = 1024 * 1024
+
+
+def isolate_from_real_aws(emulator_url: str, region: str) -> None:
+    """Point every AWS client of this process and its workers at the emulator, whatever the shell says."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+            del os.environ[name]
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": emulator_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
+
+
+def say(text: str = "") -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def show_message(message: Any) -> None:
+    title = f" {message.channel.upper()} to {message.destination} "
+    say(f"\n┌{title:─^70}┐")
+    if message.subject:
+        say(f"  Subject: {message.subject}")
+    say(f"  {message.body}")
+    say(f"└{'─' * 70}┘\n")
+
+
+class LocalApi(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], routes: list[stack.Route], pool: Any, emulator: Any) -> None:
+        super().__init__(address, RequestHandler)
+        self.routes = {(route.method, route.path): route for route in routes}
+        self.paths = {route.path for route in routes}
+        self.pool = pool
+        self.emulator = emulator
+
+
+class RequestHandler(BaseHTTPRequestHandler):
+    server: LocalApi
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass  # replaced by one structured line per request in _access_log
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def do_OPTIONS(self) -> None:
+        self._dispatch()
+
+    def do_HEAD(self) -> None:
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        started = time.perf_counter()
+        request_id = uuid.uuid4().hex[:16]
+        path, _, query = self.path.partition("?")
+        status = self._route(path, query, request_id)
+        self._access_log(path, status, started, request_id)
+
+    def _route(self, path: str, query: str, request_id: str) -> int:
+        body = self._read_body()
+        if body is None:
+            return self._json(413, {"error": {"code": "payload_too_large", "message": "The body is too large."}})
+        if path.startswith("/_local/"):
+            return self._local(path)
+        route = self.server.routes.get((self.command, path))
+        if route is None:
+            if path in self.server.paths:
+                allowed = sorted(m for m, p in self.server.routes if p == path)
+                return self._json(
+                    405,
+                    {"error": {"code": "method_not_allowed", "message": f"Use {', '.join(allowed)} for {path}."}},
+                    {"Allow": ", ".join(allowed)},
+                )
+            return self._json(404, {"error": {"code": "not_found", "message": f"No route for {path}."}})
+        return self._invoke(route, path, query, body, request_id)
+
+    def _read_body(self) -> bytes | None:
+        length = int(self.headers.get("content-length") or 0)
+        if length > MAX_REQUEST_BYTES:
+            self.close_connection = True
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _invoke(self, route: stack.Route, path: str, query: str, body: bytes, request_id: str) -> int:
+        headers: dict[str, str] = {}
+        for name, value in self.headers.items():
+            key = name.lower()
+            headers[key] = f"{headers[key]},{value}" if key in headers else value
+        headers.setdefault("x-forwarded-for", self.client_address[0])
+        headers.setdefault("x-forwarded-proto", "http")
+        try:
+            text: str | None = body.decode("utf-8")
+            binary = False
+        except UnicodeDecodeError:
+            text, binary = None, True
+        event = http_api_event(
+            self.command,
+            path,
+            (body if binary else text) if body else None,
+            headers=headers,
+            source_ip=self.client_address[0],
+            query_string=query,
+            base64_body=binary,
+            request_id=request_id,
+        )
+        result = self.server.pool.invoke(route.function, event, str(uuid.uuid4()))
+        for message in self.server.emulator.collect():
+            show_message(message)
+        if result is None:
+            return self._json(500, {"message": "Internal Server Error"})
+        payload = result.get("body") or ""
+        raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
+        extra = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+        cookies = result.get("cookies") or []
+        return self._send(int(result.get("statusCode", 200)), raw, extra, cookies)
+
+    def _local(self, path: str) -> int:
+        emulator = self.server.emulator
+        if path == "/_local/outbox" and self.command == "GET":
+            return self._json(200, {"messages": [m.as_json() for m in emulator.outbox()]})
+        if path == "/_local/outbox" and self.command == "DELETE":
+            emulator.clear_outbox()
+            return self._send(204, b"", {})
+        return self._json(404, {"error": {"code": "not_found", "message": f"No local route for {path}."}})
+
+    def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> int:
+        return self._send(status, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
+
+    def _send(self, status: int, body: bytes, headers: dict[str, str], cookies: list[str] | None = None) -> int:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        for cookie in cookies or []:
+            self.send_header("Set-Cookie", cookie)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        return status
+
+    def _access_log(self, path: str, status: int, started: float, request_id: str) -> None:
+        line = {
+            "level": "INFO",
+            "message": "access",
+            "method": self.command,
+            "path": path,
+            "status": status,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 1),
+            "source_ip": self.client_address[0],
+            "request_id": request_id,
+        }
+        print(json.dumps(line), flush=True)
+
+
+def banner(url: str, emulator_url: str, workers: int) -> None:
+    say(f"\nOTP service (local) on {url}")
+    say(f"  AWS is emulated in-process (moto {version('moto')} on {emulator_url}); nothing leaves this machine.")
+    say(f"  {workers} Lambda-like workers. Messages appear below and at {url}/_local/outbox. Ctrl-C stops.\n")
+    say("Try it:")
+    say(f'  curl -s {url}/generate -d \'{{"channel": "sms", "destination": "+14155552671"}}\'')
+    say(f'  curl -s {url}/verify -d \'{{"destination": "+14155552671", "code": "<the code below>"}}\'\n')
+
+
+def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    from otp.config import load_settings
+    from otp.errors import ConfigurationError
+
+    try:
+        port = int(os.environ.get("PORT", "3000"))
+        workers = int(os.environ.get("LOCAL_WORKERS", "4"))
+    except ValueError:
+        say("otp-local: PORT and LOCAL_WORKERS must be whole numbers")
+        return 2
+    os.environ.setdefault("OTP_EMAIL_SENDER", DEFAULT_EMAIL_SENDER)
+    try:
+        settings = load_settings(require_kms_key=False)
+    except ConfigurationError as exc:
+        say(f"otp-local: {exc}")
+        return 2
+
+    config = stack.load()
+    region = stack.default_region(config)
+    routes = stack.routes(config)
+
+    from local.emulator import Emulator
+    from local.workers import WorkerPool
+
+    emulator = Emulator(region)
+    emulator.start()
+    isolate_from_real_aws(emulator.url, region)
+    key_arn = emulator.provision(stack.table_shape(config), settings.table_name, settings.email_sender or "")
+    os.environ["OTP_KMS_KEY_ID"] = key_arn
+    os.environ["OTP_TABLE_NAME"] = settings.table_name
+
+    pool = WorkerPool(routes, size=max(1, workers))
+    try:
+        api = LocalApi(("127.0.0.1", port), routes, pool, emulator)
+    except OSError as exc:
+        say(f"otp-local: cannot listen on 127.0.0.1:{port}: {exc.strerror}. Set PORT to another port.")
+        emulator.stop()
+        return 2
+    try:
+        pool.start()
+    except RuntimeError as exc:
+        say(f"otp-local: the handlers failed to start: {exc}")
+        emulator.stop()
+        return 2
+    url = f"http://127.0.0.1:{api.server_address[1]}"
+    banner(url, emulator.url, workers)
+    serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
+    serving.start()
+    try:
+        while serving.is_alive():
+            serving.join(timeout=0.5)
+    except KeyboardInterrupt:
+        say("\nStopping...")
+    finally:
+        api.shutdown()
+        pool.stop()
+        emulator.stop()
+    say("Stopped.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,88 @@
+"""What the local runner needs from serverless.yml: routes, handlers and the table's shape.
+
+serverless.yml is the one description of the deployment; reading it here keeps the local API and
+the local table the same as the deployed ones.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVERLESS_YML = ROOT / "serverless.yml"
+
+
+class _CloudFormationLoader(yaml.SafeLoader):
+    """Reads CloudFormation short tags (!Ref, !GetAtt, ...) as plain values instead of failing."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {f"!{suffix}": value}
+
+
+_CloudFormationLoader.add_multi_constructor("!", _tag)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    module: str
+    attribute: str
+
+
+@dataclass(frozen=True)
+class TableShape:
+    key_schema: list[dict[str, str]]
+    attribute_definitions: list[dict[str, str]]
+    ttl_attribute: str | None
+
+
+def load(path: Path = SERVERLESS_YML) -> dict[str, Any]:
+    with path.open() as stream:
+        return yaml.load(stream, Loader=_CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def routes(config: dict[str, Any]) -> list[Route]:
+    found = []
+    for name, function in config["functions"].items():
+        module_path, _, attribute = function["handler"].rpartition(".")
+        for event in function.get("events", []):
+            http = event.get("httpApi")
+            if http:
+                found.append(
+                    Route(http["method"].upper(), http["path"], name, module_path.replace("/", "."), attribute)
+                )
+    return found
+
+
+def table_shape(config: dict[str, Any]) -> TableShape:
+    tables = [
+        resource["Properties"]
+        for resource in config["resources"]["Resources"].values()
+        if resource.get("Type") == "AWS::DynamoDB::Table"
+    ]
+    if len(tables) != 1:
+        raise ValueError(f"serverless.yml should define exactly one DynamoDB table, found {len(tables)}")
+    table = tables[0]
+    ttl = table.get("TimeToLiveSpecification") or {}
+    return TableShape(
+        key_schema=table["KeySchema"],
+        attribute_definitions=table["AttributeDefinitions"],
+        ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled") else None,
+    )
+
+
+def default_region(config: dict[str, Any]) -> str:
+    return str(config.get("provider", {}).get("region", "ap-south-1"))
