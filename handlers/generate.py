@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 
+from otp.aws.idempotency import generate_idempotently, idempotency_key
 from otp.config import load_settings
 from otp.http import build_app, created, serve
 from otp.models import GenerateRequest
@@ -20,7 +21,10 @@ app = build_app("generate")
 def generate(request: Annotated[GenerateRequest, Body()]):
     app.channel = request.channel
     source_ip = app.current_event.request_context.http.source_ip
-    return created(service.generate(request.channel, request.destination, request.purpose, source_ip))
+    key = idempotency_key(app.current_event.headers)
+    if key is None:
+        return created(service.generate(request.channel, request.destination, request.purpose, source_ip))
+    return created(generate_idempotently(service, key, request.model_dump(), source_ip, app.lambda_context))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -113,6 +113,10 @@ class RateLimited(_RetryLater):
     code = "rate_limited"
     default_message = "Too many codes were requested. Try again later."
 
+    def __init__(self, retry_after: int, limits: tuple[str, ...] = ()) -> None:
+        self.limits = limits  # which limits refused, for logs and metrics only
+        super().__init__(retry_after)
+
     def extra(self) -> dict[str, Any]:
         return {"retry_after": self.retry_after}
 

@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from otp.errors import DeliveryFailed, FieldProblem, InvalidRequest, NotFound, OtpError, PayloadTooLarge
+from otp.errors import DeliveryFailed, FieldProblem, InvalidRequest, NotFound, OtpError, PayloadTooLarge, RateLimited
 from otp.models import MAX_BODY_BYTES
 from otp.observability import count, logger
 from otp.service import IssuedCode, VerifiedCode
@@ -130,13 +130,19 @@ def _as_invalid_request(errors: Any) -> InvalidRequest:
 
 
 def _metric_name(error: OtpError) -> str:
-    return "".join(part.capitalize() for part in error.code.split("_"))
+    return _camel(error.code)
+
+
+def _camel(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
 
 
 def _refuse(app: OtpResolver, error: OtpError) -> Response:
     names = [_metric_name(error)]
     if isinstance(error, DeliveryFailed):
         names.insert(0, "CodeGenerated")
+    if isinstance(error, RateLimited):
+        names += [f"RateLimitedBy{_camel(limit)}" for limit in error.limits]
     count(app.channel, *names)
     return app.error_response(error)
 
@@ -151,7 +157,7 @@ def created(issued: IssuedCode) -> Response:
         "expires_in": issued.expires_in,
         "resend_after": issued.resend_after,
     }
-    count(issued.channel, "CodeGenerated", "CodeDelivered")
+    count(issued.channel, *(("IdempotentReplay",) if issued.replayed else ("CodeGenerated", "CodeDelivered")))
     return Response(status_code=201, content_type=JSON, body=json.dumps(body))
 
 

@@ -37,10 +37,11 @@ class AttemptReservation:
 
 @dataclass(frozen=True)
 class Cooldown:
-    """At most one send per destination until ``now + seconds``."""
+    """No other send under ``key`` before ``until``."""
 
     key: str
     until: int
+    name: str = "cooldown"
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,15 @@ class SendQuota:
     key: str
     limit: int
     resets_at: int
+    name: str = "quota"
+
+
+@dataclass(frozen=True)
+class SendRefusal:
+    """Which limits refused a send, and when the tightest of them lets one through again."""
+
+    free_at: int
+    limits: tuple[str, ...]
 
 
 class CodeCipher(Protocol):
@@ -79,11 +89,8 @@ class CodeStore(Protocol):
         """Atomically mark the code used; False when another request got there first."""
         ...
 
-    def reserve_send(self, cooldown: Cooldown | None, quotas: list[SendQuota], now: int) -> int | None:
-        """Atomically take one send from every limit, or none of them.
-
-        Returns None when taken, else the epoch second at which the tightest refusing limit frees up.
-        """
+    def reserve_send(self, cooldown: Cooldown | None, quotas: list[SendQuota], now: int) -> SendRefusal | None:
+        """Atomically take one send from every limit, or from none of them; None when taken."""
         ...
 
 

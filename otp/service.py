@@ -44,6 +44,7 @@ class IssuedCode:
     expires_at: int
     expires_in: int
     resend_after: int
+    replayed: bool = False  # answered from an Idempotency-Key record; nothing was sent
 
 
 @dataclass(frozen=True)
@@ -101,26 +102,36 @@ class OtpService:
         cooldown = None
         if settings.resend_cooldown_seconds > 0:
             # Keyed on the destination alone: switching purpose must not dodge the cooldown.
-            cooldown = Cooldown(f"cooldown#{destination.digest}", now + settings.resend_cooldown_seconds)
+            cooldown = Cooldown(f"cooldown#{destination.digest}", now + settings.resend_cooldown_seconds, "cooldown")
         quotas = []
         if settings.max_sends_per_window > 0:
             window = settings.send_window_seconds
             bucket = now // window
             quotas.append(
-                SendQuota(f"sends#{destination.digest}#{bucket}", settings.max_sends_per_window, (bucket + 1) * window)
+                SendQuota(
+                    f"sends#{destination.digest}#{bucket}",
+                    settings.max_sends_per_window,
+                    (bucket + 1) * window,
+                    "destination_window",
+                )
             )
         if settings.max_sends_per_ip > 0 and source_ip:
             bucket = now // IP_WINDOW_SECONDS
             ip_digest = hashlib.sha256(source_ip.encode()).hexdigest()
             quotas.append(
-                SendQuota(f"ip#{ip_digest}#{bucket}", settings.max_sends_per_ip, (bucket + 1) * IP_WINDOW_SECONDS)
+                SendQuota(
+                    f"ip#{ip_digest}#{bucket}", settings.max_sends_per_ip, (bucket + 1) * IP_WINDOW_SECONDS, "source_ip"
+                )
             )
         if cooldown is None and not quotas:
             return
-        free_at = self.store.reserve_send(cooldown, quotas, now)
-        if free_at is not None:
-            log.info("send refused by a rate limit", extra={"destination": destination.masked, "free_at": free_at})
-            raise RateLimited(free_at - now)
+        refusal = self.store.reserve_send(cooldown, quotas, now)
+        if refusal is not None:
+            log.info(
+                "send refused by a rate limit",
+                extra={"destination": destination.masked, "limits": refusal.limits, "free_at": refusal.free_at},
+            )
+            raise RateLimited(refusal.free_at - now, limits=refusal.limits)
 
     def _issue(self, destination: Destination, purpose: str, now: int) -> IssuedCode:
         settings = self.settings

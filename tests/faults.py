@@ -7,6 +7,7 @@ so boto3's own retry logic sees the fault exactly as it would see AWS fail.
 from __future__ import annotations
 
 import json
+import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -61,7 +62,12 @@ class Faults:
         def on_send(request: Any = None, **_: Any) -> AWSResponse | None:
             self.attempts[name] += 1
             fault = self._armed.get(name)
-            return fault() if fault else None
+            if fault is None:
+                return None
+            # botocore still offers the request to the emulator's hook after this one; pointing it
+            # nowhere keeps a failed call from also taking effect there.
+            request.url = "https://fault-injected.invalid/"
+            return fault()
 
         client(service).meta.events.register_first(f"before-send.{service}.{operation}", on_send)
 
@@ -79,3 +85,20 @@ class Faults:
 
     def heal(self) -> None:
         self._armed.clear()
+
+
+class Gate:
+    """Holds every call to one operation until opened: a request caught mid-flight."""
+
+    def __init__(self, service: str, operation: str) -> None:
+        self.reached = threading.Event()
+        self._open = threading.Event()
+        client(service).meta.events.register_first(f"before-send.{service}.{operation}", self._wait)
+
+    def _wait(self, **_: Any) -> None:
+        self.reached.set()
+        if not self._open.wait(timeout=30):
+            raise TimeoutError("the gate was never opened")
+
+    def open(self) -> None:
+        self._open.set()

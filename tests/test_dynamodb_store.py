@@ -4,7 +4,7 @@ import pytest
 
 from otp.aws.clients import client
 from otp.aws.dynamodb import DynamoDbStore
-from otp.ports import Cooldown, PendingCode, SendQuota
+from otp.ports import Cooldown, PendingCode, SendQuota, SendRefusal
 
 NOW = 1_800_000_000
 
@@ -77,9 +77,13 @@ def test_discard_removes_only_its_own_code(store):
 
 
 def test_send_limits_are_all_or_nothing(store):
-    quota = SendQuota("sends#d#1", limit=2, resets_at=NOW + 900)
+    quota = SendQuota("sends#d#1", limit=2, resets_at=NOW + 900, name="destination_window")
     assert store.reserve_send(Cooldown("cooldown#d", NOW + 30), [quota], NOW) is None
     # Cooldown refuses: the quota must not be charged for the refused send.
-    assert store.reserve_send(Cooldown("cooldown#d", NOW + 40), [quota], NOW + 10) == NOW + 30
+    assert store.reserve_send(Cooldown("cooldown#d", NOW + 40), [quota], NOW + 10) == SendRefusal(
+        NOW + 30, ("cooldown",)
+    )
     assert store.reserve_send(Cooldown("cooldown#d", NOW + 60), [quota], NOW + 30) is None
-    assert store.reserve_send(Cooldown("cooldown#d", NOW + 90), [quota], NOW + 60) == NOW + 900
+    assert store.reserve_send(Cooldown("cooldown#d", NOW + 90), [quota], NOW + 60) == SendRefusal(
+        NOW + 900, ("destination_window",)
+    )

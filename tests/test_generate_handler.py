@@ -166,6 +166,7 @@ def test_sns_refusal_is_502_and_leaves_nothing_verifiable(api, aws, faults, back
     assert reply.status == 502
     assert reply.error == "delivery_failed"
     assert [item for item in aws.table_items() if item["kind"]["S"] == "code"] == []
+    assert aws.sms() == []
     assert faults.attempts["sns.Publish"] == 1  # a client error is not retried
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from otp.aws.clients import describe_error
-from otp.ports import AttemptReservation, Cooldown, DependencyFailure, PendingCode, SendQuota
+from otp.ports import AttemptReservation, Cooldown, DependencyFailure, PendingCode, SendQuota, SendRefusal
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 
@@ -87,13 +87,13 @@ class DynamoDbStore:
             return False
         return True
 
-    def reserve_send(self, cooldown: Cooldown | None, quotas: list[SendQuota], now: int) -> int | None:
+    def reserve_send(self, cooldown: Cooldown | None, quotas: list[SendQuota], now: int) -> SendRefusal | None:
         limits: list[Cooldown | SendQuota] = ([cooldown] if cooldown else []) + quotas
         items = [self._take_one_send(limit, now) for limit in limits]
         try:
             self._call("TransactWriteItems", TransactItems=items)
         except _TransactionCanceled as canceled:
-            return _free_at(limits, canceled.reasons, now)
+            return _refusal(limits, canceled.reasons, now)
         return None
 
     def _take_one_send(self, limit: Cooldown | SendQuota, now: int) -> dict[str, Any]:
@@ -163,9 +163,9 @@ def _only_conditions(response: dict[str, Any]) -> bool:
     return bool(codes) and codes <= _REFUSAL_CODES
 
 
-def _free_at(limits: list[Cooldown | SendQuota], reasons: list[dict[str, Any]], now: int) -> int:
-    """When the tightest of the refusing limits lets a send through again."""
-    moments = [now + 1]
+def _refusal(limits: list[Cooldown | SendQuota], reasons: list[dict[str, Any]], now: int) -> SendRefusal:
+    """Which limits refused, and when the tightest of them lets a send through again."""
+    moments, names = [now + 1], []
     for limit, reason in zip(limits, reasons, strict=False):
         code = reason.get("Code")
         if code == "TransactionConflict":
@@ -175,7 +175,10 @@ def _free_at(limits: list[Cooldown | SendQuota], reasons: list[dict[str, Any]], 
         elif code == "ConditionalCheckFailed":
             old = reason.get("Item") or {}
             moments.append(int(old["next_send_at"]["N"]) if "next_send_at" in old else limit.until)
-    return max(moments)
+        else:
+            continue
+        names.append(limit.name)
+    return SendRefusal(free_at=max(moments), limits=tuple(names))
 
 
 def _pending_from_item(item: dict[str, Any] | None) -> PendingCode | None:

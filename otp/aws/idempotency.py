@@ -1,0 +1,92 @@
+"""Idempotency-Key for /generate: Powertools idempotency, persisted in the service's own table.
+
+Records live beside the codes under the key prefix ``idem#`` and expire (TTL attribute ``expiry``)
+after 10 minutes. Only successful issues are recorded; a refused or failed request can be retried
+with the same key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from typing import Any
+
+from aws_lambda_powertools.utilities.idempotency import (
+    DynamoDBPersistenceLayer,
+    IdempotencyConfig,
+    idempotent_function,
+)
+from aws_lambda_powertools.utilities.idempotency.exceptions import (
+    IdempotencyAlreadyInProgressError,
+    IdempotencyPersistenceLayerError,
+    IdempotencyValidationError,
+)
+from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import DataclassSerializer
+
+from otp.aws.clients import client
+from otp.errors import IdempotencyConflict, InvalidRequest, RequestInProgress, ServiceUnavailable
+from otp.service import IssuedCode, OtpService
+
+HEADER = "idempotency-key"
+KEY_PREFIX = "idem"
+REPLAY_WINDOW_SECONDS = 600
+_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]{1,128}$")
+
+
+def idempotency_key(headers: dict[str, str] | None) -> str | None:
+    """The request's Idempotency-Key, or None; a malformed one is a 400."""
+    value = next((v for k, v in (headers or {}).items() if k.lower() == HEADER), None)
+    if value is None:
+        return None
+    if not _PRINTABLE_ASCII.match(value):
+        raise InvalidRequest.for_field("Idempotency-Key", "must be 1 to 128 printable ASCII characters")
+    return value
+
+
+def _mark_replayed(response: Any, _record: Any) -> Any:
+    return dataclasses.replace(response, replayed=True)
+
+
+@functools.cache
+def _generate_once(table_name: str) -> Any:
+    persistence = DynamoDBPersistenceLayer(
+        table_name=table_name, key_attr="id", expiry_attr="expiry", boto3_client=client("dynamodb")
+    )
+    config = IdempotencyConfig(
+        event_key_jmespath="key",
+        payload_validation_jmespath="request",
+        expires_after_seconds=REPLAY_WINDOW_SECONDS,
+        raise_on_no_idempotency_key=True,
+        response_hook=_mark_replayed,
+    )
+
+    @idempotent_function(
+        data_keyword_argument="attempt",
+        persistence_store=persistence,
+        config=config,
+        output_serializer=DataclassSerializer(IssuedCode),
+        key_prefix=KEY_PREFIX,
+    )
+    def generate(*, service: OtpService, attempt: dict[str, Any], source_ip: str | None) -> IssuedCode:
+        request = attempt["request"]
+        return service.generate(request["channel"], request["destination"], request["purpose"], source_ip)
+
+    return generate, config
+
+
+def generate_idempotently(
+    service: OtpService, key: str, request: dict[str, Any], source_ip: str | None, lambda_context: Any
+) -> IssuedCode:
+    """Issue a code once per (key, body); a retry within 10 minutes gets the first answer again."""
+    generate, config = _generate_once(service.settings.table_name)
+    # Lets an in-progress record expire with this invocation if it dies mid-way.
+    config.register_lambda_context(lambda_context)
+    try:
+        return generate(service=service, attempt={"key": key, "request": request}, source_ip=source_ip)
+    except IdempotencyValidationError:
+        raise IdempotencyConflict() from None
+    except IdempotencyAlreadyInProgressError:
+        raise RequestInProgress() from None
+    except IdempotencyPersistenceLayerError:
+        raise ServiceUnavailable() from None
