@@ -2,10 +2,11 @@
 
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Body
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 from aws_lambda_powertools.logging import correlation_paths
 
-from otp.aws.idempotency import generate_idempotently, idempotency_key
+from otp.api_docs import GENERATE_RESPONSES
+from otp.aws.idempotency import IDEMPOTENCY_KEY_PATTERN, generate_idempotently
 from otp.config import load_settings
 from otp.http import build_app, created, serve
 from otp.models import GenerateRequest
@@ -17,11 +18,13 @@ service = generate_service(settings)
 app = build_app("generate")
 
 
-@app.post("/generate")
-def generate(request: Annotated[GenerateRequest, Body()]):
+@app.post("/generate", summary="Send a one-time code by SMS or email", responses=GENERATE_RESPONSES)
+def generate(
+    request: Annotated[GenerateRequest, Body()],
+    key: Annotated[str | None, Header(alias="idempotency-key", pattern=IDEMPOTENCY_KEY_PATTERN)] = None,
+):
     app.channel = request.channel
     source_ip = app.current_event.request_context.http.source_ip
-    key = idempotency_key(app.current_event.headers)
     if key is None:
         return created(service.generate(request.channel, request.destination, request.purpose, source_ip))
     return created(generate_idempotently(service, key, request.model_dump(), source_ip, app.lambda_context))

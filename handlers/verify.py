@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.logging import correlation_paths
 
+from otp.api_docs import VERIFY_RESPONSES
 from otp.config import load_settings
 from otp.destinations import channel_of
 from otp.http import build_app, serve, verified
@@ -17,7 +18,7 @@ service = verify_service(settings)
 app = build_app("verify")
 
 
-@app.post("/verify")
+@app.post("/verify", summary="Check a one-time code", responses=VERIFY_RESPONSES)
 def verify(request: Annotated[VerifyRequest, Body()]):
     app.channel = channel_of(request.destination)
     return verified(service.verify(request.destination, request.purpose, request.code, request.verification_id))

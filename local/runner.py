@@ -27,6 +27,16 @@ from local.events import http_api_event
 
 DEFAULT_EMAIL_SENDER = "otp@example.com"
 MAX_REQUEST_BYTES = 1024 * 1024
+OPENAPI_FILE = stack.ROOT / "openapi.json"
+# Swagger UI's assets come from a CDN in your browser; the runner itself fetches nothing.
+SWAGGER_PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>OTP service API (local)</title>
+<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
+<body><div id="swagger-ui"></div>
+<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
+<script>SwaggerUIBundle({url: "/_local/openapi.json", dom_id: "#swagger-ui"});</script>
+</body></html>
+"""
 
 
 def isolate_from_real_aws(emulator_url: str, region: str) -> None:
@@ -63,6 +73,7 @@ def show_message(message: Any) -> None:
 
 class LocalApi(ThreadingHTTPServer):
     daemon_threads = True
+    request_queue_size = 256  # bursts of parallel clients queue instead of being reset
 
     def __init__(self, address: tuple[str, int], routes: list[stack.Route], pool: Any, emulator: Any) -> None:
         super().__init__(address, RequestHandler)
@@ -172,6 +183,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         if path == "/_local/outbox" and self.command == "DELETE":
             emulator.clear_outbox()
             return self._send(204, b"", {})
+        if path == "/_local/openapi.json" and self.command == "GET":
+            return self._send(200, OPENAPI_FILE.read_bytes(), {"Content-Type": "application/json"})
+        if path == "/_local/docs" and self.command == "GET":
+            return self._send(200, SWAGGER_PAGE.encode(), {"Content-Type": "text/html; charset=utf-8"})
         return self._json(404, {"error": {"code": "not_found", "message": f"No local route for {path}."}})
 
     def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> int:
@@ -206,7 +221,8 @@ class RequestHandler(BaseHTTPRequestHandler):
 def banner(url: str, emulator_url: str, workers: int) -> None:
     say(f"\nOTP service (local) on {url}")
     say(f"  AWS is emulated in-process (moto {version('moto')} on {emulator_url}); nothing leaves this machine.")
-    say(f"  {workers} Lambda-like workers. Messages appear below and at {url}/_local/outbox. Ctrl-C stops.\n")
+    say(f"  {workers} Lambda-like workers. Messages appear below and at {url}/_local/outbox. Ctrl-C stops.")
+    say(f"  API reference: {url}/_local/docs (OpenAPI at {url}/_local/openapi.json)\n")
     say("Try it:")
     say(f'  curl -s {url}/generate -d \'{{"channel": "sms", "destination": "+14155552671"}}\'')
     say(f'  curl -s {url}/verify -d \'{{"destination": "+14155552671", "code": "<the code below>"}}\'\n')

@@ -109,17 +109,28 @@ def _prepare(event: dict[str, Any]) -> dict[str, Any]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InvalidRequest.for_field("body", "must be UTF-8 encoded JSON") from None
+    try:
+        # Parsed here first because 4 KiB of brackets nest deeper than the decoder recurses.
+        json.loads(text or "null")
+    except (ValueError, RecursionError):
+        raise InvalidRequest.for_field("body", "is not valid JSON") from None
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
     headers["content-type"] = JSON
     return {**event, "headers": headers, "body": text, "isBase64Encoded": False}
 
 
+_HEADER_NAMES = {"idempotency-key": "Idempotency-Key"}
+
+
 def _as_invalid_request(errors: Any) -> InvalidRequest:
     problems = []
     for error in errors:
-        location = [part for part in error.get("loc", ()) if part != "body"]
+        where, *location = error.get("loc", ()) or ("body",)
         if error.get("type") == "json_invalid":
             problems.append(FieldProblem("body", "is not valid JSON"))
+            continue
+        if where == "header":
+            problems.append(FieldProblem(_HEADER_NAMES.get(str(location[0]), str(location[0])), error.get("msg", "")))
             continue
         field = ".".join(str(part) for part in location if not isinstance(part, int)) or "body"
         message = error.get("msg", "is not valid")

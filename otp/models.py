@@ -85,4 +85,8 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
-    verified: Annotated[Literal[False] | None, Field(description="Present on every /verify error.")] = None
+
+
+class VerifyErrorResponse(BaseModel):
+    error: ErrorDetail
+    verified: Literal[False]

@@ -45,12 +45,17 @@ def error_response(service: str, status: int, code: str) -> AWSResponse:
     return AWSResponse("https://fault.invalid/", status, headers, _Raw(body))
 
 
+def _always(_body: bytes) -> bool:
+    return True
+
+
 class Faults:
     """Counts every send attempt per operation and, where armed, fails it."""
 
     def __init__(self) -> None:
         self.attempts: Counter[str] = Counter()
-        self._armed: dict[str, Callable[[], AWSResponse]] = {}
+        self.failed: Counter[str] = Counter()
+        self._armed: dict[str, tuple[Callable[[], AWSResponse], Callable[[bytes], bool]]] = {}
         self._hooked: set[str] = set()
 
     def watch(self, service: str, operation: str) -> None:
@@ -61,9 +66,11 @@ class Faults:
 
         def on_send(request: Any = None, **_: Any) -> AWSResponse | None:
             self.attempts[name] += 1
-            fault = self._armed.get(name)
-            if fault is None:
+            fault, applies = self._armed.get(name, (None, None))
+            body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+            if fault is None or not applies(body):
                 return None
+            self.failed[name] += 1
             # botocore still offers the request to the emulator's hook after this one; pointing it
             # nowhere keeps a failed call from also taking effect there.
             request.url = "https://fault-injected.invalid/"
@@ -71,17 +78,21 @@ class Faults:
 
         client(service).meta.events.register_first(f"before-send.{service}.{operation}", on_send)
 
-    def fail(self, service: str, operation: str, status: int, code: str) -> None:
+    def fail(
+        self, service: str, operation: str, status: int, code: str, when: Callable[[bytes], bool] = _always
+    ) -> None:
+        """Answer the operation with an AWS error, for every request whose body ``when`` accepts."""
         self.watch(service, operation)
-        self._armed[f"{service}.{operation}"] = lambda: error_response(service, status, code)
+        self._armed[f"{service}.{operation}"] = (lambda: error_response(service, status, code), when)
 
-    def time_out(self, service: str, operation: str) -> None:
+    def time_out(self, service: str, operation: str, when: Callable[[bytes], bool] = _always) -> None:
+        """Fail the operation as a connection that never opened."""
         self.watch(service, operation)
 
         def raise_timeout() -> AWSResponse:
             raise ConnectTimeoutError(endpoint_url=f"https://{service}.invalid/")
 
-        self._armed[f"{service}.{operation}"] = raise_timeout
+        self._armed[f"{service}.{operation}"] = (raise_timeout, when)
 
     def heal(self) -> None:
         self._armed.clear()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import re
 from typing import Any
 
 from aws_lambda_powertools.utilities.idempotency import (
@@ -25,23 +24,12 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import DataclassSerializer
 
 from otp.aws.clients import client
-from otp.errors import IdempotencyConflict, InvalidRequest, RequestInProgress, ServiceUnavailable
+from otp.errors import IdempotencyConflict, RequestInProgress, ServiceUnavailable
 from otp.service import IssuedCode, OtpService
 
-HEADER = "idempotency-key"
 KEY_PREFIX = "idem"
 REPLAY_WINDOW_SECONDS = 600
-_PRINTABLE_ASCII = re.compile(r"^[\x20-\x7e]{1,128}$")
-
-
-def idempotency_key(headers: dict[str, str] | None) -> str | None:
-    """The request's Idempotency-Key, or None; a malformed one is a 400."""
-    value = next((v for k, v in (headers or {}).items() if k.lower() == HEADER), None)
-    if value is None:
-        return None
-    if not _PRINTABLE_ASCII.match(value):
-        raise InvalidRequest.for_field("Idempotency-Key", "must be 1 to 128 printable ASCII characters")
-    return value
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,128}$"  # 1 to 128 printable ASCII characters
 
 
 def _mark_replayed(response: Any, _record: Any) -> Any:

@@ -98,7 +98,29 @@ def start_runner(tmp: Path, **settings: str) -> Runner:
             time.sleep(0.1)
 
 
+# What the leak audits covered, for the end-of-run summary.
+AUDIT = {"runners": 0, "log_lines": 0, "codes": 0, "destinations": 0}
+
+
+def secrets_in(messages: list[dict]) -> set[str]:
+    """Every code and full destination the runner delivered; none may appear in its logs."""
+    found = set()
+    for message in messages:
+        found.add(message["destination"])
+        if message["channel"] == "sms":
+            found.add(message["destination"].lstrip("+"))  # the number without its +
+        found.update(re.findall(r"(?<!\d)\d{4,10}(?!\d)", message["body"]))
+    return found
+
+
+def leaks(logs: str, secrets: set[str]) -> list[str]:
+    """Secrets that stand in the logs as whole tokens (a code inside a longer number, like a timestamp, is not one)."""
+    return sorted(secret for secret in secrets if re.search(rf"(?<![0-9]){re.escape(secret)}(?![0-9])", logs))
+
+
 def stop_runner(runner: Runner) -> None:
+    """Stop the runner, check it left nothing running, and audit everything it logged."""
+    messages = runner.outbox() if runner.process.poll() is None else []
     if runner.process.poll() is None:
         runner.process.send_signal(signal.SIGTERM)
         try:
@@ -114,6 +136,13 @@ def stop_runner(runner: Runner) -> None:
             os.killpg(runner.process.pid, signal.SIGKILL)
             raise AssertionError("the runner left processes behind")
         time.sleep(0.1)
+    logs = runner.logs()
+    secrets = secrets_in(messages)
+    AUDIT["runners"] += 1
+    AUDIT["log_lines"] += len(logs.splitlines())
+    AUDIT["codes"] += sum(1 for m in messages)
+    AUDIT["destinations"] += len({m["destination"] for m in messages})
+    assert not leaks(logs, secrets), f"codes or destinations in the logs: {leaks(logs, secrets)}"
 
 
 def _group_alive(group: int) -> bool:
@@ -127,6 +156,14 @@ def _group_alive(group: int) -> bool:
 @pytest.fixture(scope="session")
 def runner_logs(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("runner-logs")
+
+
+@pytest.fixture(scope="session")
+def default_runner(runner_logs: Path) -> Iterator[Runner]:
+    """A runner with the contract's default settings: every limit on."""
+    started = start_runner(runner_logs)
+    yield started
+    stop_runner(started)
 
 
 @pytest.fixture(scope="session")

@@ -1,16 +1,5 @@
 """The send limits and Idempotency-Key through the runner, with the contract's default settings."""
 
-import pytest
-
-from tests.e2e.conftest import start_runner, stop_runner
-
-
-@pytest.fixture(scope="module")
-def default_runner(tmp_path_factory):
-    started = start_runner(tmp_path_factory.mktemp("default-runner"))
-    yield started
-    stop_runner(started)
-
 
 def test_a_second_send_inside_the_cooldown_is_429_with_retry_after(default_runner):
     first = default_runner.post("/generate", {"channel": "sms", "destination": "+14155552671"})

@@ -1,0 +1,52 @@
+"""What each route answers, for the OpenAPI document the resolver generates from the models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from otp.models import ErrorResponse, GenerateResponse, VerifyErrorResponse, VerifyResponse
+
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Whole seconds to wait before trying again.",
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+
+
+def _error(description: str, model: type, retry_after: bool = False) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": description, "content": {"application/json": {"model": model}}}
+    if retry_after:
+        response["headers"] = _RETRY_AFTER
+    return response
+
+
+GENERATE_RESPONSES: dict[int, dict[str, Any]] = {
+    201: {
+        "description": "The code was sent. The response never contains it.",
+        "content": {"application/json": {"model": GenerateResponse}},
+    },
+    400: _error("`invalid_request`: a field is missing, malformed or unknown (see `error.details`).", ErrorResponse),
+    403: _error("`destination_not_allowed`: a number class or country that codes are not sent to.", ErrorResponse),
+    409: _error("`idempotency_conflict` or `request_in_progress` for this Idempotency-Key.", ErrorResponse),
+    413: _error("`payload_too_large`: the body is over 4 KiB.", ErrorResponse),
+    429: _error("`rate_limited`: a send limit; `error.retry_after` repeats Retry-After.", ErrorResponse, True),
+    500: _error("`internal_error`: an unexpected fault; `error.request_id` names it in the logs.", ErrorResponse),
+    502: _error("`delivery_failed`: SNS or SES refused the message; no code is pending.", ErrorResponse),
+    503: _error("`service_unavailable`: KMS or DynamoDB failed after retries.", ErrorResponse, True),
+}
+
+VERIFY_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {
+        "description": "The code is right; it is now used up.",
+        "content": {"application/json": {"model": VerifyResponse}},
+    },
+    400: _error("`invalid_request`: malformed; a malformed code costs no attempt.", VerifyErrorResponse),
+    403: _error("`invalid_code`: wrong code; `error.attempts_remaining` after this attempt.", VerifyErrorResponse),
+    404: _error("`not_found`: nothing pending (never sent, used, superseded or purged).", VerifyErrorResponse),
+    410: _error("`expired`: the code's validity has passed.", VerifyErrorResponse),
+    413: _error("`payload_too_large`: the body is over 4 KiB.", VerifyErrorResponse),
+    429: _error("`too_many_attempts`: the attempt limit is spent; generate a new code.", VerifyErrorResponse),
+    500: _error("`internal_error`: an unexpected fault; `error.request_id` names it in the logs.", VerifyErrorResponse),
+    503: _error("`service_unavailable`: KMS or DynamoDB failed after retries.", VerifyErrorResponse, True),
+}
