@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html.parser
+import logging
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -66,6 +67,7 @@ def html_to_text(markup: str) -> str:
 
 class Emulator:
     def __init__(self, region: str) -> None:
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per emulated AWS call otherwise
         self.region = region
         self.lock = threading.Lock()
         app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app), self.lock)

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 PURPOSE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
 MAX_BODY_BYTES = 4096
+IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,128}$"  # 1 to 128 printable ASCII characters
 
 Purpose = Annotated[
     str,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import functools
+import threading
 from typing import Any
 
 import boto3
@@ -16,17 +16,30 @@ _CONFIG = Config(
     read_timeout=5,
     tcp_keepalive=True,
 )
+_clients: dict[str, Any] = {}
+_lock = threading.Lock()
 
 
-@functools.cache
 def client(service: str) -> Any:
     """boto3 reads AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself, so an emulator can stand in."""
-    return boto3.session.Session().client(service, config=_CONFIG)
+    existing = _clients.get(service)
+    if existing is not None:
+        return existing
+    with _lock:
+        if service not in _clients:
+            _clients[service] = boto3.session.Session().client(service, config=_CONFIG)
+        return _clients[service]
+
+
+def created_clients() -> list[str]:
+    """The services this container has made clients for, in order."""
+    return list(_clients)
 
 
 def reset_clients() -> None:
     """For tests and the local runner, after they change the endpoint or credentials."""
-    client.cache_clear()
+    with _lock:
+        _clients.clear()
 
 
 def describe_error(exc: Exception) -> str:

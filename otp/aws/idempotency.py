@@ -29,7 +29,6 @@ from otp.service import IssuedCode, OtpService
 
 KEY_PREFIX = "idem"
 REPLAY_WINDOW_SECONDS = 600
-IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,128}$"  # 1 to 128 printable ASCII characters
 
 
 def _mark_replayed(response: Any, _record: Any) -> Any:

@@ -114,8 +114,14 @@ def secrets_in(messages: list[dict]) -> set[str]:
 
 
 def leaks(logs: str, secrets: set[str]) -> list[str]:
-    """Secrets that stand in the logs as whole tokens (a code inside a longer number, like a timestamp, is not one)."""
-    return sorted(secret for secret in secrets if re.search(rf"(?<![0-9]){re.escape(secret)}(?![0-9])", logs))
+    """Secrets that stand in the logs as whole tokens.
+
+    Digits inside a longer token are not a code: timestamps and hex request ids contain every
+    six-digit run sooner or later.
+    """
+    return sorted(
+        secret for secret in secrets if re.search(rf"(?<![0-9A-Za-z]){re.escape(secret)}(?![0-9A-Za-z])", logs)
+    )
 
 
 def stop_runner(runner: Runner) -> None:

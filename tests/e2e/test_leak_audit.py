@@ -16,8 +16,14 @@ def test_the_audit_finds_codes_and_destinations():
     assert leaks('{"to": "ada@example.com"}', secrets) == ["ada@example.com"]
 
 
-def test_digits_inside_longer_numbers_are_not_codes():
+def test_digits_inside_longer_tokens_are_not_codes():
     assert leaks('{"Timestamp": 1795898248291300}', secrets_in(MESSAGES)) == []
+    assert leaks('{"correlation_id": "ab482913cd0071ef"}', secrets_in(MESSAGES)) == []
+
+
+def test_codes_next_to_punctuation_are_leaks():
+    assert leaks('{"code":"482913"}', secrets_in(MESSAGES)) == ["482913"]
+    assert leaks("code=0071;", secrets_in(MESSAGES)) == ["0071"]
 
 
 def test_masked_destinations_are_not_leaks():
