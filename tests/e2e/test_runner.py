@@ -1,5 +1,8 @@
 """`make run` end to end: real HTTP against the runner, codes read from its outbox."""
 
+import json
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -139,3 +142,23 @@ def test_the_runner_never_reaches_real_aws(runner):
     assert "moto" in runner.terminal()
     _, code = runner.generate("+14155552671", purpose="isolated")
     assert code
+
+
+def test_the_api_reference_is_served(runner):
+    document = requests.get(runner.url + "/_local/openapi.json", timeout=10)
+    assert document.status_code == 200
+    assert document.json() == json.loads((ROOT / "openapi.json").read_text())
+    page = requests.get(runner.url + "/_local/docs", timeout=10)
+    assert page.status_code == 200
+    assert "swagger-ui" in page.text and "/_local/openapi.json" in page.text
+
+
+def test_ctrl_c_stops_the_runner_cleanly(tmp_path):
+    interrupted = start_runner(tmp_path)
+    # A terminal's Ctrl-C reaches every process in the foreground group, workers included.
+    os.killpg(interrupted.process.pid, signal.SIGINT)
+    assert interrupted.process.wait(timeout=15) == 0
+    time.sleep(0.5)
+    assert "Stopped." in interrupted.terminal()
+    assert "Traceback" not in interrupted.terminal() + interrupted.logs()
+    stop_runner(interrupted)  # checks that no worker outlived it
