@@ -33,6 +33,17 @@ class OtpError(Exception):
         return {}
 
 
+class InternalError(OtpError):
+    """An unexpected fault; ``request_id`` names it in the logs."""
+
+    def __init__(self, request_id: str) -> None:
+        self.request_id = request_id
+        super().__init__()
+
+    def extra(self) -> dict[str, Any]:
+        return {"request_id": self.request_id}
+
+
 class InvalidRequest(OtpError):
     status = 400
     code = "invalid_request"

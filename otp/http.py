@@ -14,7 +14,16 @@ from typing import Any
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from otp.errors import DeliveryFailed, FieldProblem, InvalidRequest, NotFound, OtpError, PayloadTooLarge, RateLimited
+from otp.errors import (
+    DeliveryFailed,
+    FieldProblem,
+    InternalError,
+    InvalidRequest,
+    NotFound,
+    OtpError,
+    PayloadTooLarge,
+    RateLimited,
+)
 from otp.models import MAX_BODY_BYTES
 from otp.observability import count, logger
 from otp.service import IssuedCode, VerifiedCode
@@ -51,13 +60,7 @@ def build_app(endpoint: str) -> OtpResolver:
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response:
         logger.exception("unexpected failure")
-        error = OtpError()
-        response = app.error_response(error)
-        body = json.loads(response.body)
-        body["error"]["request_id"] = app.lambda_context.aws_request_id
-        response.body = json.dumps(body)
-        count(app.channel, "InternalError")
-        return response
+        return _refuse(app, InternalError(app.lambda_context.aws_request_id))
 
     @app.not_found
     def _no_route(_exc: Exception) -> Response:
@@ -140,16 +143,12 @@ def _as_invalid_request(errors: Any) -> InvalidRequest:
     return InvalidRequest(problems)
 
 
-def _metric_name(error: OtpError) -> str:
-    return _camel(error.code)
-
-
 def _camel(snake: str) -> str:
     return "".join(part.capitalize() for part in snake.split("_"))
 
 
 def _refuse(app: OtpResolver, error: OtpError) -> Response:
-    names = [_metric_name(error)]
+    names = [_camel(error.code)]
     if isinstance(error, DeliveryFailed):
         names.insert(0, "CodeGenerated")
     if isinstance(error, RateLimited):
