@@ -29,7 +29,7 @@ class _Raw:
         yield self._body
 
 
-def error_response(service: str, status: int, code: str) -> AWSResponse:
+def error_response(service: str, status: int, code: str, **fields: Any) -> AWSResponse:
     protocol = _PROTOCOL[service]
     headers = {"x-amzn-RequestId": "fault-injected"}
     if protocol == "query":
@@ -39,7 +39,7 @@ def error_response(service: str, status: int, code: str) -> AWSResponse:
         ).encode()
         headers["Content-Type"] = "text/xml"
     else:
-        body = json.dumps({"__type": code, "message": "injected"}).encode()
+        body = json.dumps({"__type": code, "message": "injected", **fields}).encode()
         headers["Content-Type"] = "application/x-amz-json-1.1"
         headers["x-amzn-ErrorType"] = code
     return AWSResponse("https://fault.invalid/", status, headers, _Raw(body))
@@ -79,11 +79,17 @@ class Faults:
         client(service).meta.events.register_first(f"before-send.{service}.{operation}", on_send)
 
     def fail(
-        self, service: str, operation: str, status: int, code: str, when: Callable[[bytes], bool] = _always
+        self,
+        service: str,
+        operation: str,
+        status: int,
+        code: str,
+        when: Callable[[bytes], bool] = _always,
+        **fields: Any,
     ) -> None:
-        """Answer the operation with an AWS error, for every request whose body ``when`` accepts."""
+        """Answer the operation with an AWS error (plus any modeled ``fields``), for every request ``when`` accepts."""
         self.watch(service, operation)
-        self._armed[f"{service}.{operation}"] = (lambda: error_response(service, status, code), when)
+        self._armed[f"{service}.{operation}"] = (lambda: error_response(service, status, code, **fields), when)
 
     def time_out(self, service: str, operation: str, when: Callable[[bytes], bool] = _always) -> None:
         """Fail the operation as a connection that never opened."""

@@ -205,3 +205,19 @@ def test_idempotency_records_live_under_their_own_prefix_with_a_ttl(api, aws):
     stored = json.dumps(record, default=str)
     assert code not in stored  # only the 201 body is kept, and it never holds the code
     assert GOOD_US not in stored
+
+
+def test_a_concurrent_transaction_on_the_same_limits_is_a_short_rate_limit(api, aws, faults):
+    # DynamoDB cancels one of two transactions that touch the same counters at the same moment.
+    reasons = [{"Code": "TransactionConflict"}, {"Code": "None"}, {"Code": "None"}]
+    faults.fail("dynamodb", "TransactWriteItems", 400, "TransactionCanceledException", CancellationReasons=reasons)
+    assert refused(api.generate(SMS), 1)
+    assert aws.sms() == []
+
+
+def test_a_transaction_cancelled_for_throttling_is_503(api, aws, faults, backoff_sleeps):
+    reasons = [{"Code": "ThrottlingError"}, {"Code": "None"}, {"Code": "None"}]
+    faults.fail("dynamodb", "TransactWriteItems", 400, "TransactionCanceledException", CancellationReasons=reasons)
+    reply = api.generate(SMS)
+    assert reply.status == 503
+    assert aws.sms() == []
