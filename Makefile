@@ -1,5 +1,8 @@
 # One command each: `make run` serves the API locally, `make test` runs lint and the tests.
-PYTHON ?= python3
+# Lambda runs Python 3.13: test on it when this machine has it (on PATH or under pyenv), else python3.
+PYTHON ?= $(shell (python3.13 -c '' >/dev/null 2>&1 && echo python3.13) \
+	|| ls -d "$$(pyenv root 2>/dev/null)"/versions/3.13*/bin/python3 2>/dev/null | tail -n 1 | grep . \
+	|| echo python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON_STAMP := $(VENV)/.installed
