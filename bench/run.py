@@ -288,7 +288,9 @@ class Bench:
             floor=3,
         )
         invoke(generate, "/generate", {"channel": "sms", "destination": "+61491570156", "purpose": "wrong"})
-        wrong = f"{(int(self.latest_code('+61491570156')) + 1) % 1_000_000:06d}"
+        from tests.conftest import wrong_code
+
+        wrong = wrong_code(self.latest_code("+61491570156"))
         measure(
             "verify (wrong code)",
             verify,

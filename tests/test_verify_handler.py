@@ -5,15 +5,11 @@ import threading
 
 import pytest
 
-from tests.conftest import GOOD_IN, GOOD_US
+from tests.conftest import GOOD_IN, GOOD_US, wrong_code
 
 
 def verify(api, code, destination=GOOD_US, **fields):
     return api.verify({"destination": destination, "code": code, **fields})
-
-
-def wrong(code: str) -> str:
-    return f"{(int(code) + 1) % 10 ** len(code):0{len(code)}d}"
 
 
 def test_the_right_code_verifies_once(api):
@@ -45,7 +41,7 @@ def test_wrong_codes_count_down_then_even_the_right_code_is_429(api):
     _, code = api.issue(GOOD_US)
     remaining = []
     for _ in range(5):
-        reply = verify(api, wrong(code))
+        reply = verify(api, wrong_code(code))
         assert reply.status == 403
         assert reply.error == "invalid_code"
         assert reply.body["verified"] is False
@@ -64,7 +60,7 @@ def test_malformed_codes_are_400_and_cost_no_attempt(api, code):
     assert reply.status == 400
     assert reply.error == "invalid_request"
     assert reply.body["verified"] is False
-    assert verify(api, wrong(real)).body["error"]["attempts_remaining"] == 4
+    assert verify(api, wrong_code(real)).body["error"]["attempts_remaining"] == 4
 
 
 @pytest.mark.parametrize(
@@ -105,7 +101,7 @@ def test_an_oversized_verify_body_is_413(api):
 def test_expired_codes_are_410_even_before_ttl_cleanup(api):
     _, code = api.issue(GOOD_US)
     api.clock.advance(299)
-    assert verify(api, wrong(code)).status == 403
+    assert verify(api, wrong_code(code)).status == 403
     api.clock.advance(1)
     reply = verify(api, code)
     assert reply.status == 410
@@ -218,7 +214,7 @@ def test_concurrent_wrong_guesses_never_exceed_the_attempt_limit(api):
 
     def guess(n):
         barrier.wait()
-        statuses.append(verify(api, f"{n:06d}" if f"{n:06d}" != code else wrong(code)).status)
+        statuses.append(verify(api, f"{n:06d}" if f"{n:06d}" != code else wrong_code(code)).status)
 
     threads = [threading.Thread(target=guess, args=(n,)) for n in range(30)]
     for thread in threads:

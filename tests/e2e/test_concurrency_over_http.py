@@ -2,6 +2,8 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
+from tests.conftest import wrong_code
+
 
 def parallel(count, call):
     with ThreadPoolExecutor(max_workers=count) as pool:
@@ -18,7 +20,7 @@ def test_fifty_parallel_right_codes_verify_exactly_once(runner):
 
 def test_two_hundred_parallel_wrong_guesses_get_at_most_the_attempt_limit(runner):
     _, code = runner.generate("+12025550123", purpose="race-wrong")
-    wrong = f"{(int(code) + 1) % 1_000_000:06d}"
+    wrong = wrong_code(code)
     body = {"destination": "+12025550123", "purpose": "race-wrong", "code": wrong}
     statuses = [reply.status_code for reply in parallel(200, lambda: runner.post("/verify", body))]
     assert statuses.count(403) == 5  # OTP_MAX_ATTEMPTS comparisons, no more
