@@ -336,8 +336,6 @@ class Bench:
     # ---- latency and throughput through the local runner ------------------------------------
 
     def latency(self) -> None:
-        from local import stack
-
         config_path = self._config_with_floor_route()
         from tests.e2e.conftest import start_runner, stop_runner  # the same start and stop the e2e tests use
 
@@ -439,7 +437,6 @@ class Bench:
             )
         )
         self.add("Latency and throughput (local runner)", text)
-        _ = stack
 
     def _config_with_floor_route(self) -> Path:
         text = (ROOT / "serverless.yml").read_text()
@@ -448,7 +445,8 @@ class Bench:
             "          method: POST\n          path: /floor\n"
         )
         text = text.replace("\nfunctions:\n", "\nfunctions:\n" + addition, 1)
-        handle, name = tempfile.mkstemp(suffix=".yml", dir=ROOT)
+        # Outside the work tree, so that an interrupted run leaves nothing there to commit.
+        handle, name = tempfile.mkstemp(prefix="otp-bench-", suffix=".yml")
         os.close(handle)
         path = Path(name)
         path.write_text(text)
