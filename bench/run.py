@@ -82,10 +82,11 @@ class Bench:
         self.emulator = Emulator(REGION)
         self.emulator.start()
         isolate_from_real_aws(self.emulator.url, REGION)
-        key_arn = self.emulator.provision(stack.table_shape(stack.load()), TABLE, SENDER)
+        key_arn, digest_key_arn = self.emulator.provision(stack.table_shape(stack.load()), TABLE, SENDER)
         self.env = {
             **os.environ,
             "OTP_KMS_KEY_ID": key_arn,
+            "OTP_DIGEST_KEY_ID": digest_key_arn,
             "OTP_TABLE_NAME": TABLE,
             "OTP_EMAIL_SENDER": SENDER,
             "OTP_RESEND_COOLDOWN_SECONDS": "0",
@@ -203,9 +204,20 @@ class Bench:
         def record(model: Any = None, **_: Any) -> None:
             calls.append(f"{model.service_model.service_name}:{model.name}")
 
-        def invoke(module: Any, path: str, body: dict, headers: dict | None = None) -> int:
+        def invoke(
+            module: Any, path: str, body: dict | None, headers: dict | None = None, method: str = "POST", vid: str = ""
+        ) -> int:
             calls.clear()
-            event = http_api_event("POST", path, json.dumps(body), headers=headers)
+            event = http_api_event(
+                method,
+                path,
+                None if body is None else json.dumps(body),
+                headers=headers,
+                path_parameters={"verification_id": vid} if vid else None,
+                route_key=f"{method} /verifications/{{verification_id}}{'/cancel' if path.endswith('/cancel') else ''}"
+                if vid
+                else None,
+            )
             return module.lambda_handler(event, LambdaContext())["statusCode"]
 
         rows = []
@@ -221,13 +233,15 @@ class Bench:
             headers: dict | None = None,
             floor: int | None = None,
             why: str = "",
+            method: str = "POST",
+            vid: str = "",
         ) -> None:
             captured = io.StringIO()
             handlers = [h for h in logging.getLogger("otp").handlers if isinstance(h, logging.StreamHandler)]
             previous = [h.setStream(captured) for h in handlers]
             started = time.perf_counter()
             with contextlib.redirect_stdout(captured):  # the EMF metrics line
-                status = invoke(module, path, body, headers)
+                status = invoke(module, path, body, headers, method, vid)
             durations[name] = (time.perf_counter() - started) * 1000
             for handler, stream in zip(handlers, previous, strict=True):
                 handler.setStream(stream)
@@ -249,7 +263,7 @@ class Bench:
         code = self.latest_code("+33612345678")
         invoke(verify, "/verify", {"destination": "+33612345678", "purpose": "warm", "code": code})
 
-        one_transaction = "+1: all send limits are taken in one transaction, before anything is spent"
+        one_write = "+1: the destination's limits are taken in one conditional write, before anything is spent"
         measure(
             "generate (SMS)",
             generate,
@@ -257,7 +271,16 @@ class Bench:
             {"channel": "sms", "destination": DESTINATION},
             201,
             floor=3,
-            why=one_transaction,
+            why=one_write,
+        )
+        measure(
+            "generate (SMS, with client_ip)",
+            generate,
+            "/generate",
+            {"channel": "sms", "destination": "+34612345678", "purpose": "ip", "client_ip": "203.0.113.7"},
+            201,
+            floor=3,
+            why="+1: the destination's limits and the end user's IP counter in one transaction",
         )
         measure(
             "generate (email)",
@@ -266,7 +289,7 @@ class Bench:
             {"channel": "email", "destination": "ada@example.com"},
             201,
             floor=3,
-            why=one_transaction,
+            why=one_write,
         )
         measure(
             "generate with Idempotency-Key",
@@ -276,7 +299,7 @@ class Bench:
             201,
             headers={"idempotency-key": "bench-1"},
             floor=3,
-            why=one_transaction + "; +2: Powertools records the request in progress, then its answer",
+            why=one_write + "; +2: Powertools records the request in progress, then its answer",
         )
         code = self.latest_code("+919876543210")
         measure(
@@ -298,10 +321,10 @@ class Bench:
             {"destination": "+61491570156", "purpose": "wrong", "code": wrong},
             403,
             floor=2,
-            why="(floor: reserve and decrypt; nothing to consume)",
+            why="(floor: reserve and decrypt; the reserve also counts it against the destination's failure budget)",
         )
         invoke(generate, "/generate", {"channel": "email", "destination": "grace@example.com", "purpose": "late"})
-        verify.service.clock = lambda: time.time() + 3600
+        verify.deps.clock = lambda: time.time() + 3600
         try:
             measure(
                 "verify (expired)",
@@ -313,7 +336,7 @@ class Bench:
                 why="(floor: the refused reservation returns the record; no decrypt)",
             )
         finally:
-            verify.service.clock = time.time
+            verify.deps.clock = time.time
         measure(
             "generate refused by a rate limit",
             generate,
@@ -321,8 +344,10 @@ class Bench:
             {"channel": "sms", "destination": DESTINATION, "purpose": "again"},
             429,
             floor=1,
-            why="(floor: one refused transaction; no KMS call, no send)",
+            why="(floor: one refused conditional write; no KMS call, no send)",
         )
+        self._verification_calls(generate, measure_route=measure, invoke=invoke)
+        self._derive_calls(generate, verify, calls)
         self.facts["warm_ms"] = durations
         self.facts["log_bytes"] = log_bytes
         text = (
@@ -332,6 +357,48 @@ class Bench:
             + table(["request", "AWS calls", "floor", "operations, in order", "above the floor because"], rows)
         )
         self.add("AWS calls per request", text)
+
+    def _verification_calls(self, generate: Any, measure_route: Any, invoke: Any) -> None:
+        from handlers import verifications
+
+        verifications = _reload(verifications)
+        from otp.aws.clients import client
+
+        client("dynamodb")  # the hook is on this shared client already
+        body = {"channel": "sms", "destination": "+818012345678", "purpose": "status"}
+        from local.events import LambdaContext, http_api_event
+
+        created = generate.lambda_handler(http_api_event("POST", "/generate", json.dumps(body)), LambdaContext())
+        vid = json.loads(created["body"])["verification_id"]
+        for name, method, path, floor in (
+            ("read a verification", "GET", f"/verifications/{vid}", 1),
+            ("cancel a verification", "POST", f"/verifications/{vid}/cancel", 1),
+        ):
+            measure_route(name, verifications, path, None, 200, floor=floor, method=method, vid=vid)
+
+    def _derive_calls(self, generate: Any, verify: Any, calls: list[str]) -> None:
+        """The digest secret costs each container one KMS call, on its first request, and none after."""
+        counts = {}
+        for name, module, path, body in (
+            ("generate", generate, "/generate", {"channel": "sms", "destination": "+447400123456"}),
+            ("verify", verify, "/verify", {"destination": "+447400123456", "code": "000000"}),
+        ):
+            module.deps.digests.forget()
+            per_request = []
+            for _ in range(3):
+                calls.clear()
+                from local.events import LambdaContext, http_api_event
+
+                module.lambda_handler(http_api_event("POST", path, json.dumps(body)), LambdaContext())
+                per_request.append(calls.count("kms:GenerateMac"))
+            counts[name] = per_request
+        assert all(c == [1, 0, 0] for c in counts.values()), counts
+        self.add(
+            "The digest key per container",
+            "`kms:GenerateMac` calls in the first three requests after a cold start: "
+            + ", ".join(f"{name} {c}" for name, c in counts.items())
+            + ". The calls above are warm requests, after it.",
+        )
 
     # ---- latency and throughput through the local runner ------------------------------------
 
@@ -363,12 +430,13 @@ class Bench:
                 assert reply.status_code < 300, reply.text
                 return (time.perf_counter() - started) * 1000
 
-            def generate_for(purpose: str, http: Any = session) -> Any:
-                body = {"channel": "sms", "destination": DESTINATION, "purpose": purpose}
+            # One destination per request, as in production, where each user has a record of their own.
+            def generate_for(name: str, http: Any = session) -> Any:
+                body = {"channel": "email", "destination": f"{name}@bench.example"}
                 return http.post(runner.url + "/generate", json=body, timeout=30)
 
-            def verify_for(purpose: str, codes: dict[str, str], http: Any = session) -> Any:
-                body = {"destination": DESTINATION, "purpose": purpose, "code": codes[purpose]}
+            def verify_for(name: str, codes: dict[str, str], http: Any = session) -> Any:
+                body = {"destination": f"{name}@bench.example", "code": codes[name]}
                 return http.post(runner.url + "/verify", json=body, timeout=30)
 
             # Every worker process serves a few requests first, so that no cold start is in the samples.
@@ -453,12 +521,9 @@ class Bench:
         return path
 
     @staticmethod
-    def _codes_by_purpose(runner: Any, purposes: list[str]) -> dict[str, str]:
-        # Messages arrive in order; each send above used a new purpose, so the last len(purposes) match.
-        messages = [m for m in runner.outbox() if m["destination"] == DESTINATION][-len(purposes) :]
-        return {
-            p: re.search(r"(?<!\d)\d{6}(?!\d)", m["body"]).group(0) for p, m in zip(purposes, messages, strict=True)
-        }
+    def _codes_by_purpose(runner: Any, names: list[str]) -> dict[str, str]:
+        by_destination = {m["destination"]: m["body"] for m in runner.outbox()}
+        return {n: re.search(r"(?<!\d)\d{6}(?!\d)", by_destination[f"{n}@bench.example"]).group(0) for n in names}
 
     # ---- package size -------------------------------------------------------------------------
 
@@ -514,14 +579,14 @@ class Bench:
     def cost(self) -> None:
         calls = self.facts["calls"]
         warm = self.facts["warm_ms"]
-        generate_calls = Counter(calls["generate (SMS)"])
+        # The recommended deployment: IAM, with the backend passing the end user's client_ip.
+        generate_calls = Counter(calls["generate (SMS, with client_ip)"])
         verify_calls = Counter(calls["verify (right code)"])
         kms = generate_calls["kms:Encrypt"] + verify_calls["kms:Decrypt"]
-        # On-demand write units: 1 per item write under 1 KB; a transaction item costs 2.
-        limits_in_transaction = 3
+        # On-demand write units: 1 per item write under 1 KB; each of a transaction's 2 items costs 2.
         write_units = (
-            generate_calls["dynamodb:TransactWriteItems"] * limits_in_transaction * 2
-            + generate_calls["dynamodb:PutItem"]
+            generate_calls["dynamodb:TransactWriteItems"] * 2 * 2
+            + generate_calls["dynamodb:UpdateItem"]
             + verify_calls["dynamodb:UpdateItem"]
         )
         billed_ms = max(1.0, warm["generate (SMS)"]) + max(1.0, warm["verify (right code)"])

@@ -99,8 +99,11 @@ class Emulator:
             aws_secret_access_key="local",  # noqa: S106 (the emulator's dummy credentials)
         )
 
-    def provision(self, shape: TableShape, table_name: str, email_sender: str) -> str:
-        """Create the table, key and sender identity the handlers expect; returns the key ARN."""
+    def provision(self, shape: TableShape, table_name: str, email_sender: str) -> tuple[str, str]:
+        """Create the table, keys and sender identity the handlers expect.
+
+        Returns the ARNs of the encryption key and of the HMAC key that keys the table's digests.
+        """
         dynamodb = self._client("dynamodb")
         dynamodb.create_table(
             TableName=table_name,
@@ -112,9 +115,13 @@ class Emulator:
             dynamodb.update_time_to_live(
                 TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": shape.ttl_attribute}
             )
-        key = self._client("kms").create_key(Description="otp local")["KeyMetadata"]
+        kms = self._client("kms")
+        key = kms.create_key(Description="otp local codes")["KeyMetadata"]
+        digest_key = kms.create_key(
+            Description="otp local digests", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
+        )["KeyMetadata"]
         self._client("ses").verify_email_identity(EmailAddress=email_sender)
-        return key["Arn"]
+        return key["Arn"], digest_key["Arn"]
 
     def describe_table(self, table_name: str) -> dict[str, Any]:
         dynamodb = self._client("dynamodb")

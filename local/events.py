@@ -18,8 +18,15 @@ def http_api_event(
     query_string: str = "",
     base64_body: bool = False,
     request_id: str | None = None,
+    iam_authorized: bool = True,
+    path_parameters: dict[str, str] | None = None,
+    route_key: str | None = None,
 ) -> dict:
-    """The event API Gateway sends for a request; header names arrive lower-cased."""
+    """The event API Gateway sends for a request; header names arrive lower-cased.
+
+    ``iam_authorized`` is what the default deployment sends for a SigV4-signed caller; False is a
+    route deployed with openEndpoints=true, which carries no authorizer at all.
+    """
     now = datetime.now(UTC)
     lowered = {k.lower(): v for k, v in (headers or {}).items()}
     if isinstance(body, bytes) and not base64_body:
@@ -27,9 +34,10 @@ def http_api_event(
     if base64_body and body is not None:
         raw = body if isinstance(body, bytes) else body.encode("utf-8")
         body = base64.b64encode(raw).decode("ascii")
+    route_key = route_key or f"{method} {path}"
     event = {
         "version": "2.0",
-        "routeKey": f"{method} {path}",
+        "routeKey": route_key,
         "rawPath": path,
         "rawQueryString": query_string,
         "headers": lowered,
@@ -46,16 +54,32 @@ def http_api_event(
                 "userAgent": lowered.get("user-agent", ""),
             },
             "requestId": request_id or uuid.uuid4().hex[:16],
-            "routeKey": f"{method} {path}",
+            "routeKey": route_key,
             "stage": "$default",
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
         },
         "isBase64Encoded": base64_body,
     }
+    if iam_authorized:
+        event["requestContext"]["authorizer"] = {"iam": IAM_CALLER}
+    if path_parameters:
+        event["pathParameters"] = path_parameters
     if body is not None:
         event["body"] = body
     return event
+
+
+# The caller a SigV4-signed request carries in payload 2.0 (values of the local account).
+IAM_CALLER = {
+    "accessKey": "AKIALOCALCALLER00000",
+    "accountId": "123456789012",
+    "callerId": "AIDALOCALCALLER00000",
+    "cognitoIdentity": None,
+    "principalOrgId": None,
+    "userArn": "arn:aws:iam::123456789012:user/otp-backend",
+    "userId": "AIDALOCALCALLER00000",
+}
 
 
 @dataclass

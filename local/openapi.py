@@ -24,6 +24,7 @@ DESCRIPTION = (
 def build() -> dict[str, Any]:
     # Importing a handler reads its settings; any valid ones do, nothing here calls AWS.
     os.environ.setdefault("OTP_KMS_KEY_ID", "alias/openapi-generation")
+    os.environ.setdefault("OTP_DIGEST_KEY_ID", "alias/openapi-generation-digests")
     document: dict[str, Any] | None = None
     for route in stack.routes(stack.load()):
         app = importlib.import_module(route.module).app
@@ -43,9 +44,10 @@ def build() -> dict[str, Any]:
                 security=[{"sigv4": []}],
             )
         )
-        for operation in schema["paths"][route.path].values():
-            # Validation failures are answered 400 invalid_request, never 422.
-            operation["responses"].pop("422", None)
+        for path in schema["paths"].values():
+            for operation in path.values():
+                # Validation failures are answered 400 invalid_request, never 422.
+                operation["responses"].pop("422", None)
         if document is None:
             document = schema
         else:

@@ -75,12 +75,30 @@ class LocalApi(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 256  # bursts of parallel clients queue instead of being reset
 
-    def __init__(self, address: tuple[str, int], routes: list[stack.Route], pool: Any, emulator: Any) -> None:
+    def __init__(
+        self, address: tuple[str, int], routes: list[stack.Route], pool: Any, emulator: Any, open_endpoints: bool
+    ) -> None:
         super().__init__(address, RequestHandler)
-        self.routes = {(route.method, route.path): route for route in routes}
-        self.paths = {route.path for route in routes}
+        self.routes = routes
         self.pool = pool
         self.emulator = emulator
+        self.open_endpoints = open_endpoints
+        port = self.server_address[1]
+        # Only names of this machine: a page on another origin that rebinds its DNS name to
+        # 127.0.0.1 still sends its own Host, and so cannot read the outbox.
+        self.allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+    def match(self, method: str, path: str) -> tuple[stack.Route | None, dict[str, str], list[str]]:
+        """The route for a request, its path parameters, and the methods its path allows."""
+        allowed: list[str] = []
+        for route in self.routes:
+            parameters = route.match(path)
+            if parameters is None:
+                continue
+            if route.method == method:
+                return route, parameters, []
+            allowed.append(route.method)
+        return None, {}, sorted(allowed)
 
 
 class RequestHandler(BaseHTTPRequestHandler):
@@ -93,26 +111,17 @@ class RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # replaced by one structured line per request in _access_log
 
-    def do_GET(self) -> None:
-        self._dispatch()
+    def __getattr__(self, name: str) -> Any:
+        # http.server looks up do_<METHOD>; any method without one (TRACE, PROPFIND...) still
+        # gets a JSON answer instead of the stock HTML 501.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
-
-    def do_OPTIONS(self) -> None:
-        self._dispatch()
-
-    def do_HEAD(self) -> None:
-        self._dispatch()
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """The server's own refusals (a malformed request line, an oversized header) in JSON too."""
+        self.close_connection = True
+        self._json(code, {"error": {"code": "invalid_request", "message": message or "Malformed HTTP request."}})
 
     def _dispatch(self) -> None:
         started = time.perf_counter()
@@ -122,31 +131,34 @@ class RequestHandler(BaseHTTPRequestHandler):
         self._access_log(path, status, started, request_id)
 
     def _route(self, path: str, query: str, request_id: str) -> int:
-        body = self._read_body()
-        if body is None:
+        if self.headers.get("host") not in self.server.allowed_hosts:
+            self.close_connection = True
+            return self._json(403, {"error": {"code": "forbidden_host", "message": "Use 127.0.0.1 or localhost."}})
+        declared = self.headers.get("content-length") or "0"
+        if not declared.isascii() or not declared.isdigit():
+            # Unreadable as a length: the body's end is unknown, so the connection cannot be reused.
+            self.close_connection = True
+            return self._json(400, {"error": {"code": "invalid_request", "message": "Content-Length is not valid."}})
+        if int(declared) > MAX_REQUEST_BYTES:
+            self.close_connection = True
             return self._json(413, {"error": {"code": "payload_too_large", "message": "The body is too large."}})
+        body = self.rfile.read(int(declared)) if int(declared) else b""
         if path.startswith("/_local/"):
             return self._local(path)
-        route = self.server.routes.get((self.command, path))
+        route, parameters, allowed = self.server.match(self.command, path)
+        if route is None and allowed:
+            return self._json(
+                405,
+                {"error": {"code": "method_not_allowed", "message": f"Use {', '.join(allowed)} for {path}."}},
+                {"Allow": ", ".join(allowed)},
+            )
         if route is None:
-            if path in self.server.paths:
-                allowed = sorted(m for m, p in self.server.routes if p == path)
-                return self._json(
-                    405,
-                    {"error": {"code": "method_not_allowed", "message": f"Use {', '.join(allowed)} for {path}."}},
-                    {"Allow": ", ".join(allowed)},
-                )
             return self._json(404, {"error": {"code": "not_found", "message": f"No route for {path}."}})
-        return self._invoke(route, path, query, body, request_id)
+        return self._invoke(route, parameters, path, query, body, request_id)
 
-    def _read_body(self) -> bytes | None:
-        length = int(self.headers.get("content-length") or 0)
-        if length > MAX_REQUEST_BYTES:
-            self.close_connection = True
-            return None
-        return self.rfile.read(length) if length else b""
-
-    def _invoke(self, route: stack.Route, path: str, query: str, body: bytes, request_id: str) -> int:
+    def _invoke(
+        self, route: stack.Route, parameters: dict[str, str], path: str, query: str, body: bytes, request_id: str
+    ) -> int:
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             key = name.lower()
@@ -167,6 +179,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             query_string=query,
             base64_body=binary,
             request_id=request_id,
+            iam_authorized=not self.server.open_endpoints,
+            path_parameters=parameters,
+            route_key=f"{route.method} {route.path}",
         )
         result = self.server.pool.invoke(route.function, event, str(uuid.uuid4()))
         for message in self.server.emulator.collect():
@@ -221,8 +236,12 @@ class RequestHandler(BaseHTTPRequestHandler):
         print(json.dumps(line), flush=True)
 
 
-def banner(url: str, emulator_url: str, workers: int) -> None:
+def banner(url: str, emulator_url: str, workers: int, open_endpoints: bool) -> None:
     say(f"\nOTP service (local) on {url}")
+    if open_endpoints:
+        say("  Routes are open (OPEN_ENDPOINTS=true): the per-IP limit counts the connection's address.")
+    else:
+        say("  Requests arrive IAM-authorized, as from your signed backend: pass the user's address as client_ip.")
     say(f"  AWS is emulated in-process (moto {version('moto')} on {emulator_url}); nothing leaves this machine.")
     say(f"  {workers} Lambda-like workers. Messages appear below and at {url}/_local/outbox. Ctrl-C stops.")
     say(f"  API reference: {url}/_local/docs (OpenAPI at {url}/_local/openapi.json)\n")
@@ -246,6 +265,10 @@ def main() -> int:
     except ValueError:
         say("otp-local: PORT and LOCAL_WORKERS must be whole numbers")
         return 2
+    open_endpoints = os.environ.get("OPEN_ENDPOINTS", "false").strip().lower()
+    if open_endpoints not in ("true", "false"):
+        say("otp-local: OPEN_ENDPOINTS must be true or false")
+        return 2
     os.environ.setdefault("OTP_EMAIL_SENDER", DEFAULT_EMAIL_SENDER)
     try:
         settings = load_settings(require_kms_key=False)
@@ -264,13 +287,16 @@ def main() -> int:
     emulator = Emulator(region)
     emulator.start()
     isolate_from_real_aws(emulator.url, region)
-    key_arn = emulator.provision(stack.table_shape(config), settings.table_name, settings.email_sender or "")
+    key_arn, digest_key_arn = emulator.provision(
+        stack.table_shape(config), settings.table_name, settings.email_sender or ""
+    )
     os.environ["OTP_KMS_KEY_ID"] = key_arn
+    os.environ["OTP_DIGEST_KEY_ID"] = digest_key_arn
     os.environ["OTP_TABLE_NAME"] = settings.table_name
 
     pool = WorkerPool(routes, size=max(1, workers))
     try:
-        api = LocalApi(("127.0.0.1", port), routes, pool, emulator)
+        api = LocalApi(("127.0.0.1", port), routes, pool, emulator, open_endpoints == "true")
     except OSError as exc:
         say(f"otp-local: cannot listen on 127.0.0.1:{port}: {exc.strerror}. Set PORT to another port.")
         emulator.stop()
@@ -282,7 +308,7 @@ def main() -> int:
         emulator.stop()
         return 2
     url = f"http://127.0.0.1:{api.server_address[1]}"
-    banner(url, emulator.url, workers)
+    banner(url, emulator.url, workers, api.open_endpoints)
     serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
     serving.start()
     try:

@@ -6,6 +6,8 @@ the local table the same as the deployed ones.
 
 from __future__ import annotations
 
+import re
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,10 +38,18 @@ _CloudFormationLoader.add_multi_constructor("!", _tag)
 @dataclass(frozen=True)
 class Route:
     method: str
-    path: str
+    path: str  # as API Gateway writes it: /verifications/{verification_id}
     function: str
     module: str
     attribute: str
+
+    def match(self, path: str) -> dict[str, str] | None:
+        """The path parameters when ``path`` is this route's, as API Gateway decodes them; else None."""
+        pattern = re.sub(r"\\\{([A-Za-z_][A-Za-z0-9_]*)\\\}", r"(?P<\1>[^/]+)", re.escape(self.path))
+        found = re.fullmatch(pattern, path)
+        if found is None:
+            return None
+        return {name: urllib.parse.unquote(value) for name, value in found.groupdict().items()}
 
 
 @dataclass(frozen=True)

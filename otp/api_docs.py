@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otp.models import ErrorResponse, GenerateResponse, VerifyErrorResponse, VerifyResponse
+from otp.models import ErrorResponse, GenerateResponse, VerificationResponse, VerifyErrorResponse, VerifyResponse
 
 _RETRY_AFTER = {
     "Retry-After": {
@@ -49,4 +49,32 @@ VERIFY_RESPONSES: dict[int, dict[str, Any]] = {
     429: _error("`too_many_attempts`: the attempt limit is spent; generate a new code.", VerifyErrorResponse),
     500: _error("`internal_error`: an unexpected fault; `error.request_id` names it in the logs.", VerifyErrorResponse),
     503: _error("`service_unavailable`: KMS or DynamoDB failed after retries.", VerifyErrorResponse, True),
+}
+
+_VERIFICATION_ERRORS: dict[int, dict[str, Any]] = {
+    400: _error(
+        "`invalid_request`: the id is malformed (or, on cancel, the body is not empty or `{}`).", ErrorResponse
+    ),
+    404: _error("`not_found`: no verification has this id, or its record has been purged.", ErrorResponse),
+    500: _error("`internal_error`: an unexpected fault; `error.request_id` names it in the logs.", ErrorResponse),
+    503: _error("`service_unavailable`: DynamoDB failed after retries.", ErrorResponse, True),
+}
+
+READ_VERIFICATION_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {
+        "description": "The verification's state. Reading never costs an attempt or changes anything.",
+        "content": {"application/json": {"model": VerificationResponse}},
+    },
+    **_VERIFICATION_ERRORS,
+}
+
+CANCEL_VERIFICATION_RESPONSES: dict[int, dict[str, Any]] = {
+    200: {
+        "description": "Canceled (also when it already was): its code no longer verifies.",
+        "content": {"application/json": {"model": VerificationResponse}},
+    },
+    409: _error(
+        "`not_pending`: approved, expired, out of attempts or superseded; `error.status` says which.", ErrorResponse
+    ),
+    **_VERIFICATION_ERRORS,
 }

@@ -21,6 +21,8 @@ class Settings(BaseModel):
 
     table_name: Annotated[str, Field(alias="OTP_TABLE_NAME", pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = "otp_main"
     kms_key_id: Annotated[str | None, Field(alias="OTP_KMS_KEY_ID", min_length=1, max_length=2048)] = None
+    # A KMS HMAC key; the secret that keys every destination and IP digest is derived from it.
+    digest_key_id: Annotated[str | None, Field(alias="OTP_DIGEST_KEY_ID", min_length=1, max_length=2048)] = None
     code_length: Annotated[int, Field(alias="OTP_CODE_LENGTH", ge=4, le=10)] = 6
     ttl_seconds: Annotated[int, Field(alias="OTP_TTL_SECONDS", ge=1, le=3600)] = 300
     max_attempts: Annotated[int, Field(alias="OTP_MAX_ATTEMPTS", ge=1, le=10)] = 5
@@ -28,6 +30,9 @@ class Settings(BaseModel):
     max_sends_per_window: Annotated[int, Field(alias="OTP_MAX_SENDS_PER_WINDOW", ge=0, le=1000)] = 5
     send_window_seconds: Annotated[int, Field(alias="OTP_SEND_WINDOW_SECONDS", ge=1, le=604800)] = 900
     max_sends_per_ip: Annotated[int, Field(alias="OTP_MAX_SENDS_PER_IP", ge=0, le=100000)] = 50
+    max_failures_per_destination: Annotated[int, Field(alias="OTP_MAX_FAILURES_PER_DESTINATION", ge=1, le=100)] = 20
+    failure_window_seconds: Annotated[int, Field(alias="OTP_FAILURE_WINDOW_SECONDS", ge=60, le=604800)] = 86400
+    require_verification_id: Annotated[bool, Field(alias="OTP_REQUIRE_VERIFICATION_ID")] = False
     # None means every country; otherwise ISO 3166 alpha-2 region codes.
     sms_allowed_countries: Annotated[frozenset[str] | None, Field(alias="OTP_SMS_ALLOWED_COUNTRIES")] = None
     email_sender: Annotated[str | None, Field(alias="OTP_EMAIL_SENDER", max_length=320)] = None
@@ -103,4 +108,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_kms_key: 
         raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
     if require_kms_key and settings.kms_key_id is None:
         raise ConfigurationError("invalid configuration: OTP_KMS_KEY_ID: is required (a KMS key id, ARN or alias)")
+    if require_kms_key and settings.digest_key_id is None:
+        raise ConfigurationError(
+            "invalid configuration: OTP_DIGEST_KEY_ID: is required (a KMS HMAC_256 key id, ARN or alias)"
+        )
     return settings

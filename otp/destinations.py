@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 from dataclasses import dataclass
 from typing import Literal
@@ -25,14 +24,15 @@ _PHONE_CHARACTERS = re.compile(r"^\+[0-9 ()./-]{4,40}$")
 @dataclass(frozen=True)
 class Destination:
     channel: Channel
-    address: str  # E.164 number or normalized email address
+    address: str  # where the message goes: E.164, or the address as written with its domain normalized
     masked: str
     region: str | None = None  # ISO region of a phone number
+    canonical: str = ""  # what records and counters are keyed on; see normalize_email
 
     @property
-    def digest(self) -> str:
-        """Stable, non-reversible-at-a-glance key material, so table keys hold no raw address."""
-        return hashlib.sha256(f"{self.channel}:{self.address}".encode()).hexdigest()
+    def identity(self) -> str:
+        """The text every digest of this destination is taken over: one per real phone or mailbox."""
+        return f"{self.channel}:{self.canonical or self.address}"
 
 
 def normalize(channel: Channel, raw: str, allowed_countries: frozenset[str] | None = None) -> Destination:
@@ -66,7 +66,7 @@ def normalize_phone(
     if allowed_countries is not None and region not in allowed_countries:
         raise DestinationNotAllowed("SMS codes are not sent to this country.")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Destination("sms", e164, mask_phone(e164, number.country_code), region)
+    return Destination("sms", e164, mask_phone(e164, number.country_code), region, canonical=e164)
 
 
 def normalize_email(raw: str) -> Destination:
@@ -79,7 +79,11 @@ def normalize_email(raw: str) -> Destination:
     address = result.ascii_email or result.normalized
     local, _, domain = address.rpartition("@")
     address = f"{local}@{domain.lower()}"
-    return Destination("email", address, mask_email(address))
+    # Mail providers treat local parts case-insensitively, so Victim@ and victim@ are one mailbox:
+    # keying on the folded form stops case changes from dodging every per-destination limit.
+    # The message still goes to the address as written, for the rare server that does care.
+    canonical = f"{local.casefold()}@{domain.lower()}"
+    return Destination("email", address, mask_email(address), canonical=canonical)
 
 
 def mask_phone(e164: str, country_code: int) -> str:

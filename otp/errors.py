@@ -155,3 +155,16 @@ class ServiceUnavailable(_RetryLater):
 
 class ConfigurationError(ValueError):
     """An OTP_* variable is missing or out of range; raised at cold start."""
+
+
+class NotPending(OtpError):
+    status = 409
+    code = "not_pending"
+    default_message = "The verification is no longer pending."
+
+    def __init__(self, status: str) -> None:
+        self.verification_status = status
+        super().__init__(f"The verification is {status.replace('_', ' ')}; only a pending one can be canceled.")
+
+    def extra(self) -> dict[str, Any]:
+        return {"status": self.verification_status}

@@ -13,6 +13,7 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from pydantic import BaseModel
 
 from otp.errors import (
     DeliveryFailed,
@@ -24,30 +25,36 @@ from otp.errors import (
     PayloadTooLarge,
     RateLimited,
 )
-from otp.models import MAX_BODY_BYTES
+from otp.models import MAX_BODY_BYTES, GenerateResponse, VerificationResponse, VerifyResponse
 from otp.observability import count, logger
-from otp.service import IssuedCode, VerifiedCode
+from otp.use_cases.check_code import VerifiedCode
+from otp.use_cases.issue_code import IssuedCode
+from otp.use_cases.read_verification import VerificationView
 
 JSON = "application/json"
 
 
 class OtpResolver(APIGatewayHttpResolver):
-    """A resolver that knows whether its error bodies carry ``"verified": false``."""
+    """A resolver whose error bodies carry ``"verified": false`` when its routes are /verify's."""
 
-    def __init__(self, endpoint: str) -> None:
+    def __init__(self, *, errors_say_unverified: bool = False) -> None:
         super().__init__(enable_validation=True)
-        self.endpoint = endpoint
-        self.channel = "unknown"
+        self.errors_say_unverified = errors_say_unverified
+
+    @property
+    def channel(self) -> str:
+        """The metrics dimension: set by each route with ``append_context(channel=...)``."""
+        return str(self.context.get("channel", "unknown"))
 
     def error_response(self, error: OtpError) -> Response:
         body: dict[str, Any] = {"error": {"code": error.code, "message": error.message, **error.extra()}}
-        if self.endpoint == "verify":
+        if self.errors_say_unverified:
             body["verified"] = False
         return Response(status_code=error.status, content_type=JSON, body=json.dumps(body), headers=error.headers())
 
 
-def build_app(endpoint: str) -> OtpResolver:
-    app = OtpResolver(endpoint)
+def build_app(*, errors_say_unverified: bool = False) -> OtpResolver:
+    app = OtpResolver(errors_say_unverified=errors_say_unverified)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
@@ -71,7 +78,6 @@ def build_app(endpoint: str) -> OtpResolver:
 
 def serve(app: OtpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one API Gateway HTTP API (payload 2.0) event."""
-    app.channel = "unknown"
     try:
         prepared = _prepare(event)
     except OtpError as error:
@@ -114,9 +120,12 @@ def _prepare(event: dict[str, Any]) -> dict[str, Any]:
         raise InvalidRequest.for_field("body", "must be UTF-8 encoded JSON") from None
     try:
         # Parsed here first because 4 KiB of brackets nest deeper than the decoder recurses.
-        json.loads(text or "null")
+        parsed = json.loads(text) if text.strip() else None
     except (ValueError, RecursionError):
         raise InvalidRequest.for_field("body", "is not valid JSON") from None
+    if text.strip() and not isinstance(parsed, dict):
+        # An array holding a valid object is not a request, whatever it holds.
+        raise InvalidRequest.for_field("body", "must be a JSON object")
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
     headers["content-type"] = JSON
     return {**event, "headers": headers, "body": text, "isBase64Encoded": False}
@@ -157,27 +166,80 @@ def _refuse(app: OtpResolver, error: OtpError) -> Response:
     return app.error_response(error)
 
 
+def _iso(epoch: int) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _json(status: int, model: BaseModel) -> Response:
+    # The typed route (-> Response[Model]) validates and serializes the model, and documents it.
+    return Response(status_code=status, content_type=JSON, body=model)
+
+
 def created(issued: IssuedCode) -> Response:
-    body = {
-        "verification_id": issued.verification_id,
-        "channel": issued.channel,
-        "destination": issued.masked_destination,
-        "purpose": issued.purpose,
-        "expires_at": datetime.fromtimestamp(issued.expires_at, UTC).isoformat().replace("+00:00", "Z"),
-        "expires_in": issued.expires_in,
-        "resend_after": issued.resend_after,
-    }
     count(issued.channel, *(("IdempotentReplay",) if issued.replayed else ("CodeGenerated", "CodeDelivered")))
-    return Response(status_code=201, content_type=JSON, body=json.dumps(body))
+    return _json(
+        201,
+        GenerateResponse(
+            verification_id=issued.verification_id,
+            channel=issued.channel,
+            destination=issued.masked_destination,
+            purpose=issued.purpose,
+            expires_at=_iso(issued.expires_at),
+            expires_in=issued.expires_in,
+            resend_after=issued.resend_after,
+        ),
+    )
 
 
 def verified(result: VerifiedCode) -> Response:
-    body = {
-        "verified": True,
-        "verification_id": result.verification_id,
-        "channel": result.channel,
-        "destination": result.masked_destination,
-        "purpose": result.purpose,
-    }
     count(result.channel, "CodeVerified")
-    return Response(status_code=200, content_type=JSON, body=json.dumps(body))
+    return _json(
+        200,
+        VerifyResponse(
+            verified=True,
+            verification_id=result.verification_id,
+            channel=result.channel,
+            destination=result.masked_destination,
+            purpose=result.purpose,
+        ),
+    )
+
+
+def verification(view: VerificationView, metric: str) -> Response:
+    count(view.channel, metric)
+    return _json(
+        200,
+        VerificationResponse(
+            verification_id=view.verification_id,
+            status=view.status,
+            channel=view.channel,
+            destination=view.masked_destination,
+            purpose=view.purpose,
+            attempts_remaining=view.attempts_remaining,
+            created_at=_iso(view.created_at),
+            expires_at=_iso(view.expires_at),
+            resend_available_at=_iso(view.resend_available_at),
+        ),
+    )
+
+
+def no_body(app: OtpResolver) -> None:
+    """For routes that take none: nothing, or an empty JSON object."""
+    text = (app.current_event.body or "").strip()
+    if text and json.loads(text):
+        raise InvalidRequest.for_field("body", "must be empty or {}")
+
+
+def end_user_ip(app: OtpResolver, client_ip: str | None) -> str | None:
+    """Whose address the per-IP limit counts (see "Who is the caller" in the README).
+
+    Behind IAM the caller is the customer's backend, so its source address is the same for every
+    user; only the ``client_ip`` it copies from the end user's request means anything. With open
+    routes anyone could forge ``client_ip``, so the connection's own address is used instead.
+    """
+    request_context = app.current_event.raw_event.get("requestContext") or {}
+    if (request_context.get("authorizer") or {}).get("iam") is None:
+        return app.current_event.request_context.http.source_ip
+    if client_ip is None:
+        count(app.channel, "EndUserIpMissing")
+    return client_ip

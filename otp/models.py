@@ -5,13 +5,16 @@ The handlers validate with these, and the OpenAPI document is generated from the
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 PURPOSE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
 MAX_BODY_BYTES = 4096
 IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,128}$"  # 1 to 128 printable ASCII characters
+# What may stand where an id goes: anything else is a 400; a well-formed id that names nothing is a 404.
+VERIFICATION_ID_TEXT = r"^[A-Za-z0-9_.-]{1,128}$"
 
 Purpose = Annotated[
     str,
@@ -36,6 +39,25 @@ class GenerateRequest(_Strict):
     channel: Annotated[Literal["sms", "email"], Field(description="How to deliver the code.")]
     destination: DestinationText
     purpose: Purpose = "default"
+    client_ip: Annotated[
+        str | None,
+        Field(
+            max_length=64,
+            description="The end user's IP address, copied by your backend from the user's request. Used for the "
+            "per-IP limit when the request is IAM-signed; ignored when the routes are open.",
+            examples=["203.0.113.7", "2001:db8::1"],
+        ),
+    ] = None
+
+    @field_validator("client_ip")
+    @classmethod
+    def _an_ip_address(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError("must be an IPv4 or IPv6 address") from None
+        return value
 
 
 class VerifyRequest(_Strict):
@@ -46,7 +68,10 @@ class VerifyRequest(_Strict):
     ]
     verification_id: Annotated[
         str | None,
-        Field(pattern=r"^[A-Za-z0-9_-]{1,64}$", description="When given, it must name the pending code."),
+        Field(
+            pattern=VERIFICATION_ID_TEXT,
+            description="When given, it must name the pending code (else 404, and no attempt is spent).",
+        ),
     ] = None
 
 
@@ -82,6 +107,7 @@ class ErrorDetail(BaseModel):
     attempts_remaining: int | None = None
     retry_after: int | None = None
     request_id: str | None = None
+    status: Annotated[str | None, Field(description="With `not_pending`: the verification's status.")] = None
 
 
 class ErrorResponse(BaseModel):
@@ -91,3 +117,24 @@ class ErrorResponse(BaseModel):
 class VerifyErrorResponse(BaseModel):
     error: ErrorDetail
     verified: Literal[False]
+
+
+class VerificationResponse(BaseModel):
+    verification_id: str
+    status: Annotated[
+        Literal["pending", "approved", "expired", "max_attempts_reached", "superseded", "canceled"],
+        Field(description="What ended the verification first, or `pending` while its code can still verify."),
+    ]
+    channel: Literal["sms", "email"]
+    destination: Annotated[str, Field(description="Masked, e.g. +91******3210 or a***@example.com.")]
+    purpose: str
+    attempts_remaining: Annotated[int, Field(description="0 once the attempts are spent; frozen once not pending.")]
+    created_at: Annotated[str, Field(description="ISO 8601, UTC.")]
+    expires_at: Annotated[str, Field(description="ISO 8601, UTC.")]
+    resend_available_at: Annotated[
+        str,
+        Field(
+            description="ISO 8601, UTC: the earliest moment a new /generate for this destination passes its "
+            "cooldown, send window and failure bound. It may be in the past."
+        ),
+    ]

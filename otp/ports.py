@@ -1,6 +1,7 @@
-"""The small interfaces the domain needs from the outside world.
+"""The small interfaces the use cases need from the outside world.
 
-The AWS adapters in ``otp.aws`` implement them; tests and the local runner may swap them.
+The AWS adapters in ``otp.aws`` implement them for Lambda; ``otp.fakes`` implements them in memory
+for unit tests. A contract test suite runs against both, so the two cannot drift apart.
 """
 
 from __future__ import annotations
@@ -13,45 +14,40 @@ from otp.destinations import Channel
 
 @dataclass(frozen=True)
 class PendingCode:
-    """One stored code: the only record that can make a /verify succeed."""
+    """One code of a destination, in the state the store holds it."""
 
-    record_key: str
     verification_id: str
-    channel: Channel
     purpose: str
+    channel: Channel
     masked_destination: str
-    ciphertext: bytes
     created_at: int
     expires_at: int
     attempts: int = 0
-    consumed: bool = False
+    consumed_at: int | None = None
+    canceled_at: int | None = None
+    ciphertext: bytes = b""  # present only while the code can still verify
 
 
 @dataclass(frozen=True)
-class AttemptReservation:
-    """What reserving an attempt found: the reserved record, or the record that refused it."""
+class Window:
+    """A fixed counting window: at most ``limit`` events in ``bucket``, which closes at ``resets_at``."""
 
-    reserved: PendingCode | None
-    current: PendingCode | None
-
-
-@dataclass(frozen=True)
-class Cooldown:
-    """No other send under ``key`` before ``until``."""
-
-    key: str
-    until: int
-    name: str = "cooldown"
-
-
-@dataclass(frozen=True)
-class SendQuota:
-    """At most ``limit`` sends counted under ``key``, a bucket that closes at ``resets_at``."""
-
-    key: str
+    bucket: int
     limit: int
     resets_at: int
-    name: str = "quota"
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """Everything one send must be allowed by, taken atomically or not at all."""
+
+    record_key: str
+    keep_until: int  # the destination record's TTL; outlives every window and code grace period
+    failures: Window  # refused once the destination's failed codes reach the limit
+    cooldown_until: int | None = None
+    sends: Window | None = None
+    ip_key: str | None = None
+    ip_sends: Window | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +58,32 @@ class SendRefusal:
     limits: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class AttemptLimits:
+    max_attempts: int  # per code
+    failures: Window  # per destination: unproven attempts, across codes and purposes
+
+
+@dataclass(frozen=True)
+class AttemptReservation:
+    """What reserving an attempt found: the reserved code, or the code that refused it."""
+
+    reserved: PendingCode | None
+    current: PendingCode | None
+    failure_budget_spent: bool = False
+
+
+@dataclass(frozen=True)
+class DestinationRecord:
+    """The codes of one destination, as a status read sees them."""
+
+    codes: dict[str, PendingCode]  # by purpose: the newest code of each
+    replaced: dict[str, PendingCode]  # by purpose: the code the newest one superseded
+    next_send_at: int
+    sends: dict[int, int]  # send window bucket -> sends
+    failures: dict[int, int]  # failure window bucket -> unproven attempts
+
+
 class CodeCipher(Protocol):
     def encrypt(self, code: str, context: dict[str, str]) -> bytes: ...
 
@@ -70,27 +92,51 @@ class CodeCipher(Protocol):
         ...
 
 
-class CodeStore(Protocol):
-    def save_pending(self, code: PendingCode, ttl_until: int) -> None:
-        """Store the code, replacing any pending one under the same key."""
+class SecretDeriver(Protocol):
+    def derive(self, label: bytes) -> bytes:
+        """The same secret for the same label, every time, without it being stored anywhere."""
         ...
 
-    def discard_pending(self, record_key: str, verification_id: str) -> None:
-        """Delete the code only while it is still this verification's."""
+
+class CodeStore(Protocol):
+    def take_send(self, plan: SendPlan, now: int) -> SendRefusal | None:
+        """Atomically take one send from every limit of the plan, or from none; None when taken."""
+        ...
+
+    def save_code(self, record_key: str, code: PendingCode, keep_until: int, forget_before: int) -> None:
+        """Store the code as its purpose's newest, superseding the one before it.
+
+        Codes of other purposes that expired before ``forget_before`` may be dropped, so that a
+        caller inventing purposes cannot grow one destination's record without bound.
+        """
+        ...
+
+    def withdraw_code(self, record_key: str, purpose: str, verification_id: str) -> None:
+        """Delete the code only while it is still its purpose's newest."""
         ...
 
     def reserve_attempt(
-        self, record_key: str, verification_id: str | None, now: int, max_attempts: int
+        self, record_key: str, purpose: str, verification_id: str | None, now: int, limits: AttemptLimits
     ) -> AttemptReservation:
-        """Atomically count one attempt if the code is live, unconsumed and under the limit."""
+        """Atomically count one attempt against the code and its destination, if both allow it."""
         ...
 
-    def consume(self, record_key: str, verification_id: str, now: int) -> bool:
-        """Atomically mark the code used; False when another request got there first."""
+    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, failures_bucket: int) -> bool:
+        """Atomically mark the code used and give its attempt back to the destination's budget.
+
+        False when another request used, canceled or superseded it first.
+        """
         ...
 
-    def reserve_send(self, cooldown: Cooldown | None, quotas: list[SendQuota], now: int) -> SendRefusal | None:
-        """Atomically take one send from every limit, or from none of them; None when taken."""
+    def read(self, record_key: str) -> DestinationRecord | None: ...
+
+    def cancel(
+        self, record_key: str, purpose: str, verification_id: str, now: int, max_attempts: int
+    ) -> tuple[bool, DestinationRecord | None]:
+        """Atomically cancel the code if it is still pending.
+
+        Whether this call canceled it, and the record as it stands after (None when there is none).
+        """
         ...
 
 

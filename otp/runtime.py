@@ -1,4 +1,4 @@
-"""Wiring: the AWS adapters behind each function's service, built once per container."""
+"""Wiring: the one place that builds each function's dependencies, once per container."""
 
 from __future__ import annotations
 
@@ -7,28 +7,41 @@ import functools
 from otp.aws.clients import client
 from otp.aws.delivery import AwsMessageSender
 from otp.aws.dynamodb import DynamoDbStore
-from otp.aws.kms import KmsCipher
+from otp.aws.kms import KmsCipher, KmsSecretDeriver
 from otp.config import Settings
-from otp.service import OtpService
+from otp.keys import Digests
+from otp.use_cases import Dependencies
 
 
-def _core(settings: Settings) -> tuple[KmsCipher, DynamoDbStore]:
-    assert settings.kms_key_id is not None  # load_settings requires it
-    cipher = KmsCipher(settings.kms_key_id, functools.partial(client, "kms"))
-    store = DynamoDbStore(settings.table_name, functools.partial(client, "dynamodb"))
-    return cipher, store
+def _base(settings: Settings) -> Dependencies:
+    assert settings.kms_key_id is not None and settings.digest_key_id is not None  # load_settings requires them
+    kms = functools.partial(client, "kms")
+    return Dependencies(
+        settings=settings,
+        store=DynamoDbStore(settings.table_name, functools.partial(client, "dynamodb")),
+        digests=Digests(KmsSecretDeriver(settings.digest_key_id, kms)),
+    )
 
 
-def generate_service(settings: Settings) -> OtpService:
-    sender = AwsMessageSender(
+def generate_dependencies(settings: Settings) -> Dependencies:
+    deps = _base(settings)
+    deps.cipher = KmsCipher(settings.kms_key_id or "", functools.partial(client, "kms"))
+    deps.sender = AwsMessageSender(
         functools.partial(client, "sns"),
         functools.partial(client, "sesv2"),
         email_sender=settings.email_sender,
         sms_sender_id=settings.sms_sender_id,
     )
-    return OtpService(settings, *_core(settings), sender=sender)
+    return deps
 
 
-def verify_service(settings: Settings) -> OtpService:
+def verify_dependencies(settings: Settings) -> Dependencies:
     """No sender: the verify function never creates an SNS or SES client."""
-    return OtpService(settings, *_core(settings))
+    deps = _base(settings)
+    deps.cipher = KmsCipher(settings.kms_key_id or "", functools.partial(client, "kms"))
+    return deps
+
+
+def verification_dependencies(settings: Settings) -> Dependencies:
+    """Status and cancel: no cipher and no sender, so that function's role needs neither."""
+    return _base(settings)

@@ -1,29 +1,49 @@
-"""The verify state machine: why a pending code refused an attempt."""
+"""The verification state machine: what state a code is in, and why it refused an attempt."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 from otp.errors import Expired, NotFound, OtpError, TooManyAttempts
-from otp.ports import PendingCode
+from otp.ports import AttemptReservation, PendingCode
+
+Status = Literal["pending", "approved", "expired", "max_attempts_reached", "superseded", "canceled"]
 
 
-def refusal(current: PendingCode | None, verification_id: str | None, now: int, max_attempts: int) -> OtpError:
-    """Map the record that refused an attempt to the contract's answer.
+def status_of(code: PendingCode, now: int, max_attempts: int, superseded_at: int | None = None) -> Status:
+    """What ended the code first wins: its use, a cancel, its attempts, its expiry or a newer code."""
+    if code.consumed_at is not None:
+        return "approved"
+    if code.canceled_at is not None:
+        return "canceled"
+    if code.attempts >= max_attempts:
+        return "max_attempts_reached"
+    ended_at = now if superseded_at is None else min(now, superseded_at)
+    if code.expires_at <= ended_at:
+        return "expired"
+    return "pending" if superseded_at is None else "superseded"
 
-    The order matters: a used, superseded or unknown code reveals nothing beyond 404, an expired
-    one says so (410), and only a live code whose attempts are spent answers 429.
+
+def refusal(reservation: AttemptReservation, verification_id: str | None, now: int, max_attempts: int) -> OtpError:
+    """Map the code that refused an attempt to the contract's answer.
+
+    A used, canceled, superseded or unknown code reveals nothing beyond 404; an expired one says
+    so (410); a live code whose own attempts, or whose destination's failure budget, are spent
+    answers 429.
     """
-    if current is None or current.consumed:
+    current = reservation.current
+    if current is None or current.consumed_at is not None or current.canceled_at is not None:
         return NotFound()
     if verification_id is not None and current.verification_id != verification_id:
         return NotFound()
     if current.expires_at <= now:
         return Expired()
-    if current.attempts >= max_attempts:
+    if current.attempts >= max_attempts or reservation.failure_budget_spent:
         return TooManyAttempts()
-    # The condition failed yet the record looks live: it changed between the write and the read
+    # The condition failed yet the code looks live: it changed between the write and the read
     # (a concurrent supersede); treat it as gone rather than guess.
     return NotFound()
 
 
-def attempts_remaining(reserved: PendingCode, max_attempts: int) -> int:
-    return max(0, max_attempts - reserved.attempts)
+def attempts_remaining(code: PendingCode, max_attempts: int) -> int:
+    return max(0, max_attempts - code.attempts)

@@ -70,6 +70,7 @@ def serialized_emulator(monkeypatch: pytest.MonkeyPatch) -> None:
 class Aws:
     region: str
     key_id: str
+    digest_key_id: str
     sessions: dict[str, Any] = field(default_factory=dict)
 
     def client(self, service: str) -> Any:
@@ -89,6 +90,24 @@ class Aws:
 
     def table_items(self) -> list[dict[str, Any]]:
         return self.client("dynamodb").scan(TableName=TABLE)["Items"]
+
+    def live_codes(self) -> list[dict[str, Any]]:
+        """Every stored code that still has a ciphertext: what could still verify."""
+        found = []
+        for item in self.table_items():
+            if item.get("kind", {}).get("S") == "destination":
+                ciphers = item["ciphers"]["M"]
+                found += [entry["M"] for purpose, entry in item["codes"]["M"].items() if purpose in ciphers]
+        return found
+
+    def destination_items(self) -> dict[str, dict[str, Any]]:
+        """Destination records, by the masked destination their codes carry."""
+        found = {}
+        for item in self.table_items():
+            if item.get("kind", {}).get("S") == "destination":
+                for entry in item["codes"]["M"].values():
+                    found[entry["M"]["masked"]["S"]] = item
+        return found
 
 
 @pytest.fixture
@@ -115,9 +134,11 @@ def aws(monkeypatch: pytest.MonkeyPatch, serialized_emulator: None) -> Iterator[
         dynamodb.update_time_to_live(
             TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": "expiry"}
         )
-        key_id = boto3.client("kms", region_name=REGION).create_key()["KeyMetadata"]["KeyId"]
+        kms = boto3.client("kms", region_name=REGION)
+        key_id = kms.create_key()["KeyMetadata"]["KeyId"]
+        digest_key_id = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
         boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
-        yield Aws(region=REGION, key_id=key_id)
+        yield Aws(region=REGION, key_id=key_id, digest_key_id=digest_key_id)
     reset_clients()
 
 
@@ -138,6 +159,7 @@ class Api:
 
     generate_module: Any
     verify_module: Any
+    verifications_module: Any
     clock: FakeClock
     aws: Aws
 
@@ -149,6 +171,27 @@ class Api:
         event_options.setdefault("headers", {"content-type": "application/json"})
         event = http_api_event("POST", f"/{endpoint}", payload, **event_options)
         result = module.lambda_handler(event, LambdaContext(function_name=f"otp-{endpoint}"))
+        headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
+        return Reply(result["statusCode"], json.loads(result["body"]), headers)
+
+    def status(self, verification_id: str) -> Reply:
+        return self._verifications("GET", f"/verifications/{verification_id}", None, verification_id)
+
+    def cancel(self, verification_id: str, body: str | None = None) -> Reply:
+        return self._verifications("POST", f"/verifications/{verification_id}/cancel", body, verification_id)
+
+    def _verifications(self, method: str, path: str, body: str | None, verification_id: str) -> Reply:
+        from local.events import LambdaContext, http_api_event
+
+        route = "/verifications/{verification_id}" + ("/cancel" if path.endswith("/cancel") else "")
+        event = http_api_event(
+            method,
+            path,
+            body,
+            path_parameters={"verification_id": verification_id},
+            route_key=f"{method} {route}",
+        )
+        result = self.verifications_module.lambda_handler(event, LambdaContext(function_name="otp-verifications"))
         headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
         return Reply(result["statusCode"], json.loads(result["body"]), headers)
 
@@ -181,18 +224,23 @@ def make_api(aws: Aws, monkeypatch: pytest.MonkeyPatch):
     """Import both handlers under the given OTP_* settings, as a cold start would."""
 
     def build(**settings: Any) -> Api:
-        env = {"OTP_KMS_KEY_ID": aws.key_id, "OTP_EMAIL_SENDER": SENDER, "OTP_TABLE_NAME": TABLE}
+        env = {
+            "OTP_KMS_KEY_ID": aws.key_id,
+            "OTP_DIGEST_KEY_ID": aws.digest_key_id,
+            "OTP_EMAIL_SENDER": SENDER,
+            "OTP_TABLE_NAME": TABLE,
+        }
         env.update({k: str(v) for k, v in settings.items()})
         for name, value in env.items():
             monkeypatch.setenv(name, value)
         modules = []
-        for name in ("handlers.generate", "handlers.verify"):
+        for name in ("handlers.generate", "handlers.verify", "handlers.verifications"):
             module = sys.modules.get(name)
             modules.append(importlib.reload(module) if module else importlib.import_module(name))
         clock = FakeClock()
         for module in modules:
-            monkeypatch.setattr(module.service, "clock", clock)
-        return Api(modules[0], modules[1], clock, aws)
+            monkeypatch.setattr(module.deps, "clock", clock)
+        return Api(modules[0], modules[1], modules[2], clock, aws)
 
     return build
 

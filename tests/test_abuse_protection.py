@@ -62,22 +62,27 @@ def test_a_zero_window_limit_is_off(make_api):
     assert all(api.generate(SMS).status == 201 for _ in range(8))
 
 
-def test_source_ip_limit_edges(make_api):
+def test_source_ip_limit_edges_on_open_routes(make_api):
     api = make_api(OTP_RESEND_COOLDOWN_SECONDS="0", OTP_MAX_SENDS_PER_WINDOW="0", OTP_MAX_SENDS_PER_IP="2")
     numbers = ["+14155552671", "+12025550123", "+919876543210"]
-    assert api.generate({"channel": "sms", "destination": numbers[0]}, source_ip="198.51.100.7").status == 201
+
+    def send(number, ip):
+        return api.generate({"channel": "sms", "destination": number}, source_ip=ip, iam_authorized=False)
+
+    assert send(numbers[0], "198.51.100.7").status == 201
     api.clock.advance(1800)
-    assert api.generate({"channel": "sms", "destination": numbers[1]}, source_ip="198.51.100.7").status == 201
-    assert refused(api.generate({"channel": "sms", "destination": numbers[2]}, source_ip="198.51.100.7"), 1800)
+    assert send(numbers[1], "198.51.100.7").status == 201
+    assert refused(send(numbers[2], "198.51.100.7"), 1800)
     # Another caller is not affected.
-    assert api.generate({"channel": "sms", "destination": numbers[2]}, source_ip="198.51.100.8").status == 201
+    assert send(numbers[2], "198.51.100.8").status == 201
     api.clock.advance(1800)
-    assert api.generate({"channel": "sms", "destination": numbers[2]}, source_ip="198.51.100.7").status == 201
+    assert send(numbers[2], "198.51.100.7").status == 201
 
 
 def test_a_zero_ip_limit_is_off(make_api):
     api = make_api(OTP_RESEND_COOLDOWN_SECONDS="0", OTP_MAX_SENDS_PER_WINDOW="0", OTP_MAX_SENDS_PER_IP="0")
-    assert all(api.generate(SMS, source_ip="198.51.100.9").status == 201 for _ in range(60))
+    assert all(api.generate(SMS, source_ip="198.51.100.9", iam_authorized=False).status == 201 for _ in range(60))
+    assert all(api.generate({**SMS, "client_ip": "198.51.100.9"}).status == 201 for _ in range(60))
 
 
 def test_limits_are_checked_before_any_kms_call_or_delivery(api, aws, faults):
@@ -124,7 +129,7 @@ def test_each_refusal_is_counted_by_reason(api, capsys):
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     [metrics] = emitted
     names = {m["Name"] for m in metrics["_aws"]["CloudWatchMetrics"][0]["Metrics"]}
-    assert names == {"RateLimited", "RateLimitedByCooldown"}
+    assert names == {"RateLimited", "RateLimitedByCooldown", "EndUserIpMissing"}
     assert metrics["channel"] == "sms"
 
 
@@ -207,17 +212,20 @@ def test_idempotency_records_live_under_their_own_prefix_with_a_ttl(api, aws):
     assert GOOD_US not in stored
 
 
+WITH_IP = {**SMS, "client_ip": "203.0.113.7"}
+
+
 def test_a_concurrent_transaction_on_the_same_limits_is_a_short_rate_limit(api, aws, faults):
     # DynamoDB cancels one of two transactions that touch the same counters at the same moment.
-    reasons = [{"Code": "TransactionConflict"}, {"Code": "None"}, {"Code": "None"}]
+    reasons = [{"Code": "TransactionConflict"}, {"Code": "None"}]
     faults.fail("dynamodb", "TransactWriteItems", 400, "TransactionCanceledException", CancellationReasons=reasons)
-    assert refused(api.generate(SMS), 1)
+    assert refused(api.generate(WITH_IP), 1)
     assert aws.sms() == []
 
 
 def test_a_transaction_cancelled_for_throttling_is_503(api, aws, faults, backoff_sleeps):
-    reasons = [{"Code": "ThrottlingError"}, {"Code": "None"}, {"Code": "None"}]
+    reasons = [{"Code": "ThrottlingError"}, {"Code": "None"}]
     faults.fail("dynamodb", "TransactWriteItems", 400, "TransactionCanceledException", CancellationReasons=reasons)
-    reply = api.generate(SMS)
+    reply = api.generate(WITH_IP)
     assert reply.status == 503
     assert aws.sms() == []

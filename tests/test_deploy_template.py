@@ -82,8 +82,14 @@ def test_the_stack_has_every_resource(resources):
         "OtpTable": "AWS::DynamoDB::Table",
         "OtpKey": "AWS::KMS::Key",
         "OtpKeyAlias": "AWS::KMS::Alias",
+        "OtpDigestKey": "AWS::KMS::Key",
+        "OtpDigestKeyAlias": "AWS::KMS::Alias",
         "GenerateRole": "AWS::IAM::Role",
         "VerifyRole": "AWS::IAM::Role",
+        "VerificationsRole": "AWS::IAM::Role",
+        "VerificationsPolicy": "AWS::IAM::Policy",
+        "VerificationsLambdaFunction": "AWS::Lambda::Function",
+        "VerificationsLogGroup": "AWS::Logs::LogGroup",
         "GeneratePolicy": "AWS::IAM::Policy",
         "VerifyPolicy": "AWS::IAM::Policy",
         "GenerateLambdaFunction": "AWS::Lambda::Function",
@@ -122,12 +128,24 @@ def test_key_rotates_and_its_policy_is_least_privilege(resources):
     assert resources["OtpKeyAlias"]["Properties"]["AliasName"] == "alias/otp-ci"
 
 
+def test_the_digest_key_is_an_hmac_key_only_the_functions_can_use(resources):
+    key = resources["OtpDigestKey"]["Properties"]
+    assert (key["KeySpec"], key["KeyUsage"]) == ("HMAC_256", "GENERATE_VERIFY_MAC")
+    by_sid = {s["Sid"]: s for s in key["KeyPolicy"]["Statement"]}
+    assert "kms:GenerateMac" not in by_sid["AccountAdministersButCannotUseTheKey"]["Action"]
+    use = by_sid["FunctionsDeriveTheDigestSecret"]
+    assert use["Action"] == "kms:GenerateMac"
+    assert use["Condition"] == {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}
+    # The secret is derived at run time: no template value holds it.
+    assert resources["OtpDigestKeyAlias"]["Properties"]["AliasName"] == "alias/otp-ci-digests"
+
+
 def test_runtime_architecture_and_powertools_layer(template, resources):
     pinned = version("aws-lambda-powertools")
     layer = template["Parameters"]["PowertoolsLayerArn"]
     assert layer["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert layer["Default"] == f"/aws/service/powertools/python/arm64/python3.13/{pinned}"
-    for name in ("GenerateLambdaFunction", "VerifyLambdaFunction"):
+    for name in ("GenerateLambdaFunction", "VerifyLambdaFunction", "VerificationsLambdaFunction"):
         function = resources[name]["Properties"]
         assert function["Runtime"] == "python3.13"
         assert function["Architectures"] == ["arm64"]
@@ -139,11 +157,28 @@ def test_each_function_has_its_own_role(resources):
     assert resources["VerifyLambdaFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["VerifyRole", "Arn"]}
     assert resources["GeneratePolicy"]["Properties"]["Roles"] == [{"Ref": "GenerateRole"}]
     assert resources["VerifyPolicy"]["Properties"]["Roles"] == [{"Ref": "VerifyRole"}]
+    assert resources["VerificationsLambdaFunction"]["Properties"]["Role"] == {
+        "Fn::GetAtt": ["VerificationsRole", "Arn"]
+    }
+    assert resources["VerificationsPolicy"]["Properties"]["Roles"] == [{"Ref": "VerificationsRole"}]
+
+
+def test_the_status_and_cancel_role_holds_no_kms_permission(resources):
+    assert actions(resources, "VerificationsPolicy") == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    for key in ("OtpKey", "OtpDigestKey"):
+        principals = json.dumps(resources[key]["Properties"]["KeyPolicy"])
+        assert "VerificationsRole" not in principals
 
 
 def test_generate_role_holds_exactly_what_generate_uses(resources):
     assert actions(resources, "GeneratePolicy") == {
         "kms:Encrypt",
+        "kms:GenerateMac",
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
@@ -158,11 +193,18 @@ def test_generate_role_holds_exactly_what_generate_uses(resources):
     assert by_sid["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": ["GenerateLogGroup", "Arn"]}
     ses = json.dumps(by_sid["SendEmailFromTheSenderIdentity"]["Resource"])
     assert ":identity/" in ses and "*" not in ses
+    # SMS to a number has no ARN; every topic is denied, so the role cannot publish to any of them.
+    deny = by_sid["NeverPublishToTopics"]
+    assert deny["Effect"] == "Deny" and deny["Action"] == "sns:Publish"
+    assert deny["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}
+    digest = by_sid["DeriveTheDigestSecret"]["Resource"]
+    assert digest == {"Fn::If": ["CreateDigestKey", {"Fn::GetAtt": ["OtpDigestKey", "Arn"]}, {"Ref": "DigestKeyArn"}]}
 
 
 def test_verify_role_holds_exactly_what_verify_uses(resources):
     assert actions(resources, "VerifyPolicy") == {
         "kms:Decrypt",
+        "kms:GenerateMac",
         "dynamodb:UpdateItem",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
@@ -188,11 +230,16 @@ def test_no_wildcard_actions_are_granted(template):
     walk(template["Resources"])
     assert granted and all("*" not in action for action in granted), granted
     # The framework's deployment bucket denies every S3 action over plain HTTP; a wildcard that denies.
-    assert denied == ["s3:*"]
+    assert sorted(denied) == ["s3:*", "sns:Publish"]
 
 
 def test_routes_require_iam_unless_opened(resources):
-    for route, key in (("HttpApiRoutePostGenerate", "POST /generate"), ("HttpApiRoutePostVerify", "POST /verify")):
+    for route, key in (
+        ("HttpApiRoutePostGenerate", "POST /generate"),
+        ("HttpApiRoutePostVerify", "POST /verify"),
+        ("HttpApiRouteGetVerificationsVerificationidVar", "GET /verifications/{verification_id}"),
+        ("HttpApiRoutePostVerificationsVerificationidVarCancel", "POST /verifications/{verification_id}/cancel"),
+    ):
         properties = resources[route]["Properties"]
         assert properties["RouteKey"] == key
         assert properties["AuthorizationType"] == {"Fn::If": ["OpenEndpoints", "NONE", "AWS_IAM"]}
@@ -207,18 +254,21 @@ def test_stage_throttling_and_cors_off_by_default(template, resources):
 
 
 def test_logs_are_retained_for_30_days(resources):
-    for name in ("GenerateLogGroup", "VerifyLogGroup"):
+    for name in ("GenerateLogGroup", "VerifyLogGroup", "VerificationsLogGroup"):
         assert resources[name]["Properties"]["RetentionInDays"] == 30
 
 
 def test_environment_carries_every_setting_wired_from_the_resources(resources):
-    for name in ("GenerateLambdaFunction", "VerifyLambdaFunction"):
+    for name in ("GenerateLambdaFunction", "VerifyLambdaFunction", "VerificationsLambdaFunction"):
         env = resources[name]["Properties"]["Environment"]["Variables"]
         assert env["OTP_TABLE_NAME"] == {"Ref": "OtpTable"}
         assert env["OTP_KMS_KEY_ID"] == {
             "Fn::If": ["CreateKmsKey", {"Fn::GetAtt": ["OtpKey", "Arn"]}, {"Ref": "KmsKeyArn"}]
         }
         assert env["OTP_EMAIL_SENDER"] == {"Ref": "EmailSender"}
+        assert env["OTP_DIGEST_KEY_ID"] == {
+            "Fn::If": ["CreateDigestKey", {"Fn::GetAtt": ["OtpDigestKey", "Arn"]}, {"Ref": "DigestKeyArn"}]
+        }
         assert {k: v for k, v in env.items() if isinstance(v, str) and k.startswith("OTP_")} == {
             "OTP_CODE_LENGTH": "6",
             "OTP_TTL_SECONDS": "300",
@@ -227,6 +277,9 @@ def test_environment_carries_every_setting_wired_from_the_resources(resources):
             "OTP_MAX_SENDS_PER_WINDOW": "5",
             "OTP_SEND_WINDOW_SECONDS": "900",
             "OTP_MAX_SENDS_PER_IP": "50",
+            "OTP_MAX_FAILURES_PER_DESTINATION": "20",
+            "OTP_FAILURE_WINDOW_SECONDS": "86400",
+            "OTP_REQUIRE_VERIFICATION_ID": "false",
             "OTP_SMS_ALLOWED_COUNTRIES": "*",
             "OTP_BRAND_NAME": "OTP Service",
             "OTP_SMS_SENDER_ID": "",
@@ -297,4 +350,13 @@ def test_the_local_runner_serves_exactly_the_deployed_routes(resources):
     deployed_routes = {
         r["Properties"]["RouteKey"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Route"
     }
-    assert local_routes == deployed_routes == {"POST /generate", "POST /verify"}
+    assert (
+        local_routes
+        == deployed_routes
+        == {
+            "POST /generate",
+            "POST /verify",
+            "GET /verifications/{verification_id}",
+            "POST /verifications/{verification_id}/cancel",
+        }
+    )

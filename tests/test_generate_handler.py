@@ -2,6 +2,7 @@
 
 import base64
 import json
+import types
 
 import phonenumbers
 import pytest
@@ -55,11 +56,11 @@ def test_email_code_is_delivered_with_subject_and_brand(make_api, aws):
 
 def test_no_plaintext_code_is_stored(api, aws):
     _, code = api.issue(GOOD_US)
-    [record] = [item for item in aws.table_items() if item["kind"]["S"] == "code"]
+    [record] = aws.destination_items().values()
     assert code not in json.dumps(record, default=str)
     assert GOOD_US not in json.dumps(aws.table_items(), default=str)
-    assert isinstance(record["ciphertext"]["B"], bytes)
-    assert int(record["expiry"]["N"]) >= int(record["expires_at"]["N"])
+    assert isinstance(record["ciphers"]["M"]["default"]["B"], bytes)
+    assert int(record["expiry"]["N"]) >= int(record["codes"]["M"]["default"]["M"]["expires_at"]["N"]) + 3600
 
 
 def test_body_without_content_type_and_form_content_type_are_read_as_json(api):
@@ -207,10 +208,10 @@ def test_kms_disabled_is_503_with_retry_after_and_nothing_sent(api, aws, faults)
 
 
 def test_dynamodb_outage_is_503(api, aws, faults, backoff_sleeps):
-    faults.time_out("dynamodb", "PutItem")
+    faults.time_out("dynamodb", "UpdateItem")
     reply = api.generate({"channel": "sms", "destination": GOOD_US})
     assert reply.status == 503
-    assert faults.attempts["dynamodb.PutItem"] == 3
+    assert faults.attempts["dynamodb.UpdateItem"] == 3
     assert len(backoff_sleeps) == 2
     assert aws.sms() == []
 
@@ -219,7 +220,7 @@ def test_an_unexpected_fault_is_500_with_a_request_id_and_no_trace(api, monkeypa
     def explode(*_args, **_kwargs):
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(api.generate_module.service, "_issue", explode)
+    monkeypatch.setattr(api.generate_module.deps, "digests", types.SimpleNamespace(record_key=explode))
     reply = api.generate({"channel": "sms", "destination": GOOD_US})
     assert reply.status == 500
     assert reply.error == "internal_error"

@@ -1,17 +1,44 @@
-"""DynamoDB store: codes and send counters in one table, changed only by atomic writes."""
+"""DynamoDB store: one item per destination, changed only by single conditional writes.
+
+The item ``dest#<keyed digest>`` holds the newest code of each purpose (``codes``), the code each
+of those superseded (``replaced``), the ciphertexts of codes that can still verify (``ciphers``),
+the cooldown (``next_send_at``), and counters per fixed window (``sends_<bucket>``,
+``fails_<bucket>``). Keeping them in one item is what lets one conditional write count an
+attempt against both the code and its destination, so no race can exceed either limit.
+Per-IP counters (``ip#…``) and Idempotency-Key records (``idem#…``) are items of their own.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from otp.aws.clients import describe_error
-from otp.ports import AttemptReservation, Cooldown, DependencyFailure, PendingCode, SendQuota, SendRefusal
+from otp.ports import (
+    AttemptLimits,
+    AttemptReservation,
+    DependencyFailure,
+    DestinationRecord,
+    PendingCode,
+    SendPlan,
+    SendRefusal,
+)
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
+# Past this many purposes on one destination, saving a code also drops its long-ended ones.
+PURPOSES_BEFORE_PRUNING = 8
+_EMPTY_MAP = {"M": {}}
+_LIVE_CODE = (
+    "attribute_exists(codes.#p.vid) AND attribute_not_exists(codes.#p.consumed_at) "
+    "AND attribute_not_exists(codes.#p.canceled_at)"
+)
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
 
 
 class DynamoDbStore:
@@ -19,127 +46,233 @@ class DynamoDbStore:
         self._table = table_name
         self._client = dynamodb_client
 
-    def save_pending(self, code: PendingCode, ttl_until: int) -> None:
-        item = {
-            "id": {"S": code.record_key},
-            "kind": {"S": "code"},
-            "verification_id": {"S": code.verification_id},
-            "channel": {"S": code.channel},
-            "purpose": {"S": code.purpose},
-            "masked_destination": {"S": code.masked_destination},
-            "ciphertext": {"B": code.ciphertext},
-            "created_at": {"N": str(code.created_at)},
-            "expires_at": {"N": str(code.expires_at)},
-            "attempts": {"N": "0"},
-            "expiry": {"N": str(ttl_until)},
-        }
-        self._call("PutItem", TableName=self._table, Item=item)
+    # ---- sends ---------------------------------------------------------------------------------
 
-    def discard_pending(self, record_key: str, verification_id: str) -> None:
-        # A failed condition means a newer code already replaced this one: nothing to withdraw.
-        with contextlib.suppress(_ConditionFailed):
-            self._call(
-                "DeleteItem",
+    def take_send(self, plan: SendPlan, now: int) -> SendRefusal | None:
+        destination = self._destination_update(plan, now)
+        if plan.ip_key is None or plan.ip_sends is None:
+            try:
+                with _translated("UpdateItem"):
+                    self._client().update_item(**destination)
+            except _ConditionFailed as refused:
+                return SendRefusal(*_destination_refusal(plan, refused.item or {}, now))
+            return None
+        ip_update = {
+            "TableName": self._table,
+            "Key": {"id": {"S": f"{plan.ip_key}#{plan.ip_sends.bucket}"}},
+            "UpdateExpression": "SET sends = if_not_exists(sends, :zero) + :one, expiry = :resets, kind = :kind",
+            "ConditionExpression": "attribute_not_exists(id) OR sends < :limit",
+            "ExpressionAttributeValues": {
+                ":zero": _n(0),
+                ":one": _n(1),
+                ":limit": _n(plan.ip_sends.limit),
+                ":resets": _n(plan.ip_sends.resets_at),
+                ":kind": {"S": "ip_quota"},
+            },
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+        try:
+            with _translated("TransactWriteItems"):
+                self._client().transact_write_items(TransactItems=[{"Update": destination}, {"Update": ip_update}])
+        except _TransactionCanceled as canceled:
+            return _transaction_refusal(plan, canceled.reasons, now)
+        return None
+
+    def _destination_update(self, plan: SendPlan, now: int) -> dict[str, Any]:
+        sets = [
+            "kind = :kind",
+            "codes = if_not_exists(codes, :empty)",
+            "replaced = if_not_exists(replaced, :empty)",
+            "ciphers = if_not_exists(ciphers, :empty)",
+            "expiry = :keep",
+        ]
+        fails = plan.failures
+        conditions = ["(attribute_not_exists(#fails) OR #fails < :fail_limit)"]
+        names = {"#fails": f"fails_{fails.bucket}", "#fails_1": f"fails_{fails.bucket - 1}"}
+        values: dict[str, Any] = {
+            ":kind": {"S": "destination"},
+            ":empty": _EMPTY_MAP,
+            ":keep": _n(plan.keep_until),
+            ":fail_limit": _n(fails.limit),
+        }
+        removes = ["#fails_1"]
+        if plan.cooldown_until is not None:
+            sets.append("next_send_at = :until")
+            conditions.append("(attribute_not_exists(next_send_at) OR next_send_at <= :now)")
+            values.update({":until": _n(plan.cooldown_until), ":now": _n(now)})
+        if plan.sends is not None:
+            sets.append("#sends = if_not_exists(#sends, :zero) + :one")
+            conditions.append("(attribute_not_exists(#sends) OR #sends < :send_limit)")
+            names.update({"#sends": f"sends_{plan.sends.bucket}", "#sends_1": f"sends_{plan.sends.bucket - 1}"})
+            values.update({":zero": _n(0), ":one": _n(1), ":send_limit": _n(plan.sends.limit)})
+            removes.append("#sends_1")
+        return {
+            "TableName": self._table,
+            "Key": {"id": {"S": plan.record_key}},
+            "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+            "ConditionExpression": " AND ".join(conditions),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values,
+            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+        }
+
+    # ---- codes ---------------------------------------------------------------------------------
+
+    def save_code(self, record_key: str, code: PendingCode, keep_until: int, forget_before: int) -> None:
+        entry = {
+            "vid": {"S": code.verification_id},
+            "channel": {"S": code.channel},
+            "masked": {"S": code.masked_destination},
+            "created_at": _n(code.created_at),
+            "expires_at": _n(code.expires_at),
+            "attempts": _n(0),
+        }
+        with _translated("UpdateItem"):
+            # Every operand reads the item as it was, so the superseded code moves to `replaced`
+            # (without its ciphertext, which the new one overwrites) in the same write.
+            saved = self._client().update_item(
                 TableName=self._table,
                 Key={"id": {"S": record_key}},
-                ConditionExpression="verification_id = :vid",
+                UpdateExpression="SET replaced.#p = if_not_exists(codes.#p, :none), codes.#p = :entry, "
+                "ciphers.#p = :ciphertext, expiry = :keep",
+                ExpressionAttributeNames={"#p": code.purpose},
+                ExpressionAttributeValues={
+                    ":none": {"NULL": True},
+                    ":entry": {"M": entry},
+                    ":ciphertext": {"B": code.ciphertext},
+                    ":keep": _n(keep_until),
+                },
+                ReturnValues="ALL_NEW",
+            )["Attributes"]
+        codes = saved.get("codes", {}).get("M", {})
+        if len(codes) > PURPOSES_BEFORE_PRUNING:
+            ended = [p for p, entry in codes.items() if int(entry["M"]["expires_at"]["N"]) < forget_before]
+            self._forget(record_key, {p: codes[p]["M"]["vid"]["S"] for p in ended[:PURPOSES_BEFORE_PRUNING]})
+
+    def _forget(self, record_key: str, ended: dict[str, str]) -> None:
+        """Drop long-ended codes; rare (only past many purposes), and best effort."""
+        if not ended:
+            return
+        names = {f"#p{i}": purpose for i, purpose in enumerate(ended)}
+        paths = [f"{m}.{n}" for n in names for m in ("codes", "replaced", "ciphers")]
+        with contextlib.suppress(_ConditionFailed, DependencyFailure), _translated("UpdateItem"):
+            self._client().update_item(
+                TableName=self._table,
+                Key={"id": {"S": record_key}},
+                UpdateExpression="REMOVE " + ", ".join(paths),
+                # Only if none of them was replaced meanwhile by a new code of that purpose.
+                ConditionExpression=" AND ".join(f"codes.{n}.vid = :v{n[2:]}" for n in names),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues={f":v{n[2:]}": {"S": ended[p]} for n, p in names.items()},
+            )
+
+    def withdraw_code(self, record_key: str, purpose: str, verification_id: str) -> None:
+        # A failed condition means a newer code already replaced this one: nothing to withdraw.
+        with contextlib.suppress(_ConditionFailed), _translated("UpdateItem"):
+            self._client().update_item(
+                TableName=self._table,
+                Key={"id": {"S": record_key}},
+                UpdateExpression="REMOVE codes.#p, ciphers.#p",
+                ConditionExpression="codes.#p.vid = :vid",
+                ExpressionAttributeNames={"#p": purpose},
                 ExpressionAttributeValues={":vid": {"S": verification_id}},
             )
 
     def reserve_attempt(
-        self, record_key: str, verification_id: str | None, now: int, max_attempts: int
+        self, record_key: str, purpose: str, verification_id: str | None, now: int, limits: AttemptLimits
     ) -> AttemptReservation:
         condition = (
-            "attribute_exists(id) AND attribute_not_exists(consumed_at) AND expires_at > :now AND attempts < :max"
+            f"{_LIVE_CODE} AND codes.#p.expires_at > :now AND codes.#p.attempts < :max "
+            "AND (attribute_not_exists(#fails) OR #fails < :cap)"
         )
-        values = {":now": {"N": str(now)}, ":max": {"N": str(max_attempts)}, ":one": {"N": "1"}}
+        values = {
+            ":now": _n(now),
+            ":max": _n(limits.max_attempts),
+            ":cap": _n(limits.failures.limit),
+            ":zero": _n(0),
+            ":one": _n(1),
+        }
         if verification_id is not None:
-            condition += " AND verification_id = :vid"
+            condition += " AND codes.#p.vid = :vid"
             values[":vid"] = {"S": verification_id}
+        fails = f"fails_{limits.failures.bucket}"
         try:
-            response = self._call(
-                "UpdateItem",
-                TableName=self._table,
-                Key={"id": {"S": record_key}},
-                UpdateExpression="SET attempts = attempts + :one",
-                ConditionExpression=condition,
-                ExpressionAttributeValues=values,
-                ReturnValues="ALL_NEW",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
+            with _translated("UpdateItem"):
+                response = self._client().update_item(
+                    TableName=self._table,
+                    Key={"id": {"S": record_key}},
+                    # Counted against the destination too until the code proves right (consume gives it back).
+                    UpdateExpression="SET codes.#p.attempts = codes.#p.attempts + :one, "
+                    "#fails = if_not_exists(#fails, :zero) + :one",
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames={"#p": purpose, "#fails": fails},
+                    ExpressionAttributeValues=values,
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
         except _ConditionFailed as refused:
-            return AttemptReservation(reserved=None, current=_pending_from_item(refused.item))
-        return AttemptReservation(reserved=_pending_from_item(response["Attributes"]), current=None)
-
-    def consume(self, record_key: str, verification_id: str, now: int) -> bool:
-        try:
-            self._call(
-                "UpdateItem",
-                TableName=self._table,
-                Key={"id": {"S": record_key}},
-                # The ciphertext has done its job; dropping it leaves nothing to attack later.
-                UpdateExpression="SET consumed_at = :now REMOVE ciphertext",
-                ConditionExpression="attribute_exists(id) AND attribute_not_exists(consumed_at) "
-                "AND verification_id = :vid",
-                ExpressionAttributeValues={":now": {"N": str(now)}, ":vid": {"S": verification_id}},
+            old = refused.item or {}
+            return AttemptReservation(
+                reserved=None,
+                current=_code(old, purpose),
+                failure_budget_spent=_number(old, fails) >= limits.failures.limit,
             )
+        return AttemptReservation(reserved=_code(response["Attributes"], purpose), current=None)
+
+    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, failures_bucket: int) -> bool:
+        try:
+            with _translated("UpdateItem"):
+                self._client().update_item(
+                    TableName=self._table,
+                    Key={"id": {"S": record_key}},
+                    # The ciphertext has done its job; dropping it leaves nothing to attack later.
+                    UpdateExpression="SET codes.#p.consumed_at = :now, #fails = if_not_exists(#fails, :one) - :one "
+                    "REMOVE ciphers.#p",
+                    ConditionExpression=f"{_LIVE_CODE} AND codes.#p.vid = :vid",
+                    ExpressionAttributeNames={"#p": purpose, "#fails": f"fails_{failures_bucket}"},
+                    ExpressionAttributeValues={":now": _n(now), ":vid": {"S": verification_id}, ":one": _n(1)},
+                )
         except _ConditionFailed:
             return False
         return True
 
-    def reserve_send(self, cooldown: Cooldown | None, quotas: list[SendQuota], now: int) -> SendRefusal | None:
-        limits: list[Cooldown | SendQuota] = ([cooldown] if cooldown else []) + quotas
-        items = [self._take_one_send(limit, now) for limit in limits]
-        try:
-            self._call("TransactWriteItems", TransactItems=items)
-        except _TransactionCanceled as canceled:
-            return _refusal(limits, canceled.reasons, now)
-        return None
+    # ---- status --------------------------------------------------------------------------------
 
-    def _take_one_send(self, limit: Cooldown | SendQuota, now: int) -> dict[str, Any]:
-        if isinstance(limit, Cooldown):
-            update = {
-                "UpdateExpression": "SET next_send_at = :until, expiry = :until, kind = :kind",
-                "ConditionExpression": "attribute_not_exists(id) OR next_send_at <= :now",
-                "ExpressionAttributeValues": {
-                    ":until": {"N": str(limit.until)},
-                    ":now": {"N": str(now)},
-                    ":kind": {"S": "cooldown"},
-                },
-                "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-            }
-        else:
-            update = {
-                "UpdateExpression": "SET sends = if_not_exists(sends, :zero) + :one, expiry = :resets, kind = :kind",
-                "ConditionExpression": "attribute_not_exists(id) OR sends < :limit",
-                "ExpressionAttributeValues": {
-                    ":zero": {"N": "0"},
-                    ":one": {"N": "1"},
-                    ":limit": {"N": str(limit.limit)},
-                    ":resets": {"N": str(limit.resets_at)},
-                    ":kind": {"S": "quota"},
-                },
-            }
-        return {"Update": {"TableName": self._table, "Key": {"id": {"S": limit.key}}, **update}}
+    def read(self, record_key: str) -> DestinationRecord | None:
+        with _translated("GetItem"):
+            item = (
+                self._client()
+                .get_item(TableName=self._table, Key={"id": {"S": record_key}}, ConsistentRead=True)
+                .get("Item")
+            )
+        return _record(item)
 
-    def _call(self, operation: str, **kwargs: Any) -> dict[str, Any]:
-        method = {
-            "PutItem": "put_item",
-            "DeleteItem": "delete_item",
-            "UpdateItem": "update_item",
-            "TransactWriteItems": "transact_write_items",
-        }[operation]
+    def cancel(
+        self, record_key: str, purpose: str, verification_id: str, now: int, max_attempts: int
+    ) -> tuple[bool, DestinationRecord | None]:
         try:
-            return getattr(self._client(), method)(**kwargs)
-        except ClientError as exc:
-            error = exc.response.get("Error", {})
-            if error.get("Code") == _CONDITION_FAILED:
-                raise _ConditionFailed(exc.response.get("Item")) from None
-            if error.get("Code") == "TransactionCanceledException" and _only_conditions(exc.response):
-                raise _TransactionCanceled(exc.response["CancellationReasons"]) from None
-            raise DependencyFailure(f"dynamodb:{operation} {describe_error(exc)}") from None
-        except BotoCoreError as exc:
-            raise DependencyFailure(f"dynamodb:{operation} {describe_error(exc)}") from None
+            with _translated("UpdateItem"):
+                response = self._client().update_item(
+                    TableName=self._table,
+                    Key={"id": {"S": record_key}},
+                    UpdateExpression="SET codes.#p.canceled_at = :now REMOVE ciphers.#p",
+                    ConditionExpression=f"{_LIVE_CODE} AND codes.#p.vid = :vid "
+                    "AND codes.#p.expires_at > :now AND codes.#p.attempts < :max",
+                    ExpressionAttributeNames={"#p": purpose},
+                    ExpressionAttributeValues={
+                        ":now": _n(now),
+                        ":vid": {"S": verification_id},
+                        ":max": _n(max_attempts),
+                    },
+                    ReturnValues="ALL_NEW",
+                    ReturnValuesOnConditionCheckFailure="ALL_OLD",
+                )
+        except _ConditionFailed as refused:
+            return False, _record(refused.item)
+        return True, _record(response["Attributes"])
+
+
+# ---- error translation, in one place -------------------------------------------------------------
 
 
 class _ConditionFailed(Exception):
@@ -157,42 +290,111 @@ class _TransactionCanceled(Exception):
 _REFUSAL_CODES = {"ConditionalCheckFailed", "TransactionConflict"}
 
 
+@contextlib.contextmanager
+def _translated(operation: str) -> Iterator[None]:
+    """A refused condition stays a refusal; any other failure, after boto3's retries, is a DependencyFailure."""
+    try:
+        yield
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        if error.get("Code") == _CONDITION_FAILED:
+            raise _ConditionFailed(exc.response.get("Item")) from None
+        if error.get("Code") == "TransactionCanceledException" and _only_conditions(exc.response):
+            raise _TransactionCanceled(exc.response["CancellationReasons"]) from None
+        raise DependencyFailure(f"dynamodb:{operation} {describe_error(exc)}") from None
+    except BotoCoreError as exc:
+        raise DependencyFailure(f"dynamodb:{operation} {describe_error(exc)}") from None
+
+
 def _only_conditions(response: dict[str, Any]) -> bool:
     reasons = response.get("CancellationReasons") or []
     codes = {reason.get("Code", "None") for reason in reasons} - {"None"}
     return bool(codes) and codes <= _REFUSAL_CODES
 
 
-def _refusal(limits: list[Cooldown | SendQuota], reasons: list[dict[str, Any]], now: int) -> SendRefusal:
-    """Which limits refused, and when the tightest of them lets a send through again."""
+# ---- refusals --------------------------------------------------------------------------------------
+
+
+def _destination_refusal(plan: SendPlan, old: dict[str, Any], now: int) -> tuple[int, tuple[str, ...]]:
+    """Which of the destination's limits refused, read from the item as the condition saw it."""
     moments, names = [now + 1], []
-    for limit, reason in zip(limits, reasons, strict=False):
+    next_send_at = _number(old, "next_send_at")
+    if plan.cooldown_until is not None and next_send_at > now:
+        moments.append(next_send_at)
+        names.append("cooldown")
+    if plan.sends is not None and _number(old, f"sends_{plan.sends.bucket}") >= plan.sends.limit:
+        moments.append(plan.sends.resets_at)
+        names.append("destination_window")
+    if _number(old, f"fails_{plan.failures.bucket}") >= plan.failures.limit:
+        moments.append(plan.failures.resets_at)
+        names.append("failure_limit")
+    return max(moments), tuple(names)
+
+
+def _transaction_refusal(plan: SendPlan, reasons: list[dict[str, Any]], now: int) -> SendRefusal:
+    moments, names = [now + 1], []
+    destination_reason, ip_reason = [*reasons, {}, {}][:2]
+    for reason, name in ((destination_reason, "destination"), (ip_reason, "source_ip")):
         code = reason.get("Code")
         if code == "TransactionConflict":
-            moments.append(now + 1)
-        elif code == "ConditionalCheckFailed" and isinstance(limit, SendQuota):
-            moments.append(limit.resets_at)
+            names.append("conflict")
+        elif code == "ConditionalCheckFailed" and name == "source_ip":
+            assert plan.ip_sends is not None
+            moments.append(plan.ip_sends.resets_at)
+            names.append("source_ip")
         elif code == "ConditionalCheckFailed":
-            old = reason.get("Item") or {}
-            moments.append(int(old["next_send_at"]["N"]) if "next_send_at" in old else limit.until)
-        else:
-            continue
-        names.append(limit.name)
+            free_at, limits = _destination_refusal(plan, reason.get("Item") or {}, now)
+            moments.append(free_at)
+            names.extend(limits)
     return SendRefusal(free_at=max(moments), limits=tuple(names))
 
 
-def _pending_from_item(item: dict[str, Any] | None) -> PendingCode | None:
-    if not item or item.get("kind", {}).get("S") != "code":
-        return None
+# ---- items ---------------------------------------------------------------------------------------
+
+
+def _number(item: dict[str, Any], name: str) -> int:
+    value = item.get(name)
+    return int(value["N"]) if value and "N" in value else 0
+
+
+def _entry(entry: dict[str, Any], purpose: str, ciphertext: bytes = b"") -> PendingCode:
+    fields = entry["M"]
     return PendingCode(
-        record_key=item["id"]["S"],
-        verification_id=item["verification_id"]["S"],
-        channel=item["channel"]["S"],
-        purpose=item["purpose"]["S"],
-        masked_destination=item["masked_destination"]["S"],
-        ciphertext=bytes(item["ciphertext"]["B"]) if "ciphertext" in item else b"",
-        created_at=int(item["created_at"]["N"]),
-        expires_at=int(item["expires_at"]["N"]),
-        attempts=int(item["attempts"]["N"]),
-        consumed="consumed_at" in item,
+        verification_id=fields["vid"]["S"],
+        purpose=purpose,
+        channel=fields["channel"]["S"],
+        masked_destination=fields["masked"]["S"],
+        created_at=int(fields["created_at"]["N"]),
+        expires_at=int(fields["expires_at"]["N"]),
+        attempts=int(fields["attempts"]["N"]),
+        consumed_at=int(fields["consumed_at"]["N"]) if "consumed_at" in fields else None,
+        canceled_at=int(fields["canceled_at"]["N"]) if "canceled_at" in fields else None,
+        ciphertext=ciphertext,
+    )
+
+
+def _code(item: dict[str, Any], purpose: str) -> PendingCode | None:
+    entry = item.get("codes", {}).get("M", {}).get(purpose)
+    if not entry or "M" not in entry:
+        return None
+    ciphertext = item.get("ciphers", {}).get("M", {}).get(purpose, {}).get("B", b"")
+    return _entry(entry, purpose, bytes(ciphertext))
+
+
+def _counters(item: dict[str, Any], prefix: str) -> dict[int, int]:
+    return {int(name[len(prefix) :]): int(value["N"]) for name, value in item.items() if name.startswith(prefix)}
+
+
+def _record(item: dict[str, Any] | None) -> DestinationRecord | None:
+    if not item or item.get("kind", {}).get("S") != "destination":
+        return None
+    by_purpose = lambda name: {  # noqa: E731
+        purpose: _entry(entry, purpose) for purpose, entry in item.get(name, {}).get("M", {}).items() if "M" in entry
+    }
+    return DestinationRecord(
+        codes=by_purpose("codes"),
+        replaced=by_purpose("replaced"),
+        next_send_at=_number(item, "next_send_at"),
+        sends=_counters(item, "sends_"),
+        failures=_counters(item, "fails_"),
     )

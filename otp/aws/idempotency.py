@@ -25,7 +25,8 @@ from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import 
 
 from otp.aws.clients import client
 from otp.errors import IdempotencyConflict, RequestInProgress, ServiceUnavailable
-from otp.service import IssuedCode, OtpService
+from otp.use_cases import Dependencies
+from otp.use_cases.issue_code import IssuedCode, IssueRequest, issue_code
 
 KEY_PREFIX = "idem"
 REPLAY_WINDOW_SECONDS = 600
@@ -55,22 +56,21 @@ def _generate_once(table_name: str) -> Any:
         output_serializer=DataclassSerializer(IssuedCode),
         key_prefix=KEY_PREFIX,
     )
-    def generate(*, service: OtpService, attempt: dict[str, Any], source_ip: str | None) -> IssuedCode:
-        request = attempt["request"]
-        return service.generate(request["channel"], request["destination"], request["purpose"], source_ip)
+    def generate(*, deps: Dependencies, attempt: dict[str, Any], issue: IssueRequest) -> IssuedCode:
+        return issue_code(deps, issue)
 
     return generate, config
 
 
 def generate_idempotently(
-    service: OtpService, key: str, request: dict[str, Any], source_ip: str | None, lambda_context: Any
+    deps: Dependencies, key: str, body: dict[str, Any], issue: IssueRequest, lambda_context: Any
 ) -> IssuedCode:
     """Issue a code once per (key, body); a retry within 10 minutes gets the first answer again."""
-    generate, config = _generate_once(service.settings.table_name)
+    generate, config = _generate_once(deps.settings.table_name)
     # Lets an in-progress record expire with this invocation if it dies mid-way.
     config.register_lambda_context(lambda_context)
     try:
-        return generate(service=service, attempt={"key": key, "request": request}, source_ip=source_ip)
+        return generate(deps=deps, attempt={"key": key, "request": body}, issue=issue)
     except IdempotencyValidationError:
         raise IdempotencyConflict() from None
     except IdempotencyAlreadyInProgressError:

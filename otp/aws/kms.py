@@ -36,3 +36,22 @@ class KmsCipher:
         except BotoCoreError as exc:
             raise DependencyFailure(f"kms:Decrypt {describe_error(exc)}") from None
         return response["Plaintext"].decode("ascii")
+
+
+class KmsSecretDeriver:
+    """Derives a stable secret as the HMAC of a fixed label under a KMS HMAC key.
+
+    The key never leaves KMS, so the secret exists only in the memory of a running function:
+    no template, variable, source file or table item holds it.
+    """
+
+    def __init__(self, key_id: str, kms_client: Callable[[], Any]) -> None:
+        self._key_id = key_id
+        self._client = kms_client
+
+    def derive(self, label: bytes) -> bytes:
+        try:
+            response = self._client().generate_mac(KeyId=self._key_id, Message=label, MacAlgorithm="HMAC_SHA_256")
+        except (ClientError, BotoCoreError) as exc:
+            raise DependencyFailure(f"kms:GenerateMac {describe_error(exc)}") from None
+        return bytes(response["Mac"])

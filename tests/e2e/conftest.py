@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -42,6 +43,9 @@ class Runner:
     url: str
     stdout_path: Path
     stderr_path: Path
+
+    def get(self, path: str, **kwargs) -> requests.Response:
+        return requests.get(self.url + path, timeout=30, **kwargs)
 
     def post(self, path: str, body: object = None, **kwargs) -> requests.Response:
         if body is not None and not isinstance(body, (str, bytes)):
@@ -86,16 +90,35 @@ def start_runner(tmp: Path, **settings: str) -> Runner:
         start_new_session=True,
     )
     runner = Runner(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
-    deadline = time.monotonic() + 60
+    try:
+        wait_until_ready(runner)
+    except BaseException:
+        # Whatever went wrong, the runner and its workers must not outlive the failed start.
+        kill_group(runner.process)
+        raise
+    return runner
+
+
+READY_DEADLINE_SECONDS = 60  # for a hang, not for speed: a loaded machine may take a while
+
+
+def wait_until_ready(runner: Runner) -> None:
+    """The runner answers only once every worker has imported its handlers."""
+    deadline = time.monotonic() + READY_DEADLINE_SECONDS
     while True:
         try:
-            requests.get(runner.url + "/_local/outbox", timeout=2)
-            return runner
-        except requests.ConnectionError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                stop_runner(runner)
+            requests.get(runner.url + "/_local/outbox", timeout=5)
+            return
+        except requests.RequestException:
+            if runner.process.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"the runner did not start:\n{runner.terminal()}") from None
             time.sleep(0.1)
+
+
+def kill_group(process: subprocess.Popen) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait(timeout=30)
 
 
 # What the leak audits covered, for the end-of-run summary.
@@ -168,6 +191,21 @@ def runner_logs(tmp_path_factory) -> Path:
 def default_runner(runner_logs: Path) -> Iterator[Runner]:
     """A runner with the contract's default settings: every limit on."""
     started = start_runner(runner_logs)
+    yield started
+    stop_runner(started)
+
+
+@pytest.fixture(scope="session")
+def open_runner(runner_logs: Path) -> Iterator[Runner]:
+    """Routes deployed with openEndpoints=true: no authorizer, the connection's address is the user's."""
+    started = start_runner(runner_logs, OPEN_ENDPOINTS="true", OTP_MAX_SENDS_PER_IP="3")
+    yield started
+    stop_runner(started)
+
+
+@pytest.fixture(scope="session")
+def required_id_runner(runner_logs: Path) -> Iterator[Runner]:
+    started = start_runner(runner_logs, OTP_REQUIRE_VERIFICATION_ID="true")
     yield started
     stop_runner(started)
 

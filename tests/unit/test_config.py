@@ -3,7 +3,7 @@ import pytest
 from otp.config import load_settings
 from otp.errors import ConfigurationError
 
-BASE = {"OTP_KMS_KEY_ID": "alias/otp"}
+BASE = {"OTP_KMS_KEY_ID": "alias/otp", "OTP_DIGEST_KEY_ID": "alias/otp-digests"}
 
 
 def test_defaults_follow_the_contract():
@@ -20,6 +20,9 @@ def test_defaults_follow_the_contract():
     assert settings.email_sender is None
     assert settings.brand_name == "OTP Service"
     assert settings.sms_sender_id is None
+    assert settings.max_failures_per_destination == 20
+    assert settings.failure_window_seconds == 86400
+    assert settings.require_verification_id is False
 
 
 def test_values_are_parsed():
@@ -63,6 +66,11 @@ def test_values_are_parsed():
         ("OTP_SMS_SENDER_ID", "12345"),
         ("OTP_BRAND_NAME", "x" * 41),
         ("OTP_TABLE_NAME", "a b"),
+        ("OTP_MAX_FAILURES_PER_DESTINATION", "0"),
+        ("OTP_MAX_FAILURES_PER_DESTINATION", "101"),
+        ("OTP_FAILURE_WINDOW_SECONDS", "59"),
+        ("OTP_FAILURE_WINDOW_SECONDS", "604801"),
+        ("OTP_REQUIRE_VERIFICATION_ID", "maybe"),
     ],
 )
 def test_a_bad_value_names_its_variable(name, value):
@@ -74,6 +82,25 @@ def test_a_bad_value_names_its_variable(name, value):
 def test_the_kms_key_is_required():
     with pytest.raises(ConfigurationError, match="OTP_KMS_KEY_ID"):
         load_settings({})
+
+
+def test_the_digest_key_is_required():
+    with pytest.raises(ConfigurationError, match="OTP_DIGEST_KEY_ID"):
+        load_settings({"OTP_KMS_KEY_ID": "alias/otp"})
+
+
+def test_failure_bound_settings_are_parsed():
+    settings = load_settings(
+        {
+            **BASE,
+            "OTP_MAX_FAILURES_PER_DESTINATION": "100",
+            "OTP_FAILURE_WINDOW_SECONDS": "60",
+            "OTP_REQUIRE_VERIFICATION_ID": "true",
+        }
+    )
+    assert settings.max_failures_per_destination == 100
+    assert settings.failure_window_seconds == 60
+    assert settings.require_verification_id is True
 
 
 def test_empty_variables_count_as_unset():

@@ -111,6 +111,14 @@ def test_an_at_sign_makes_an_address():
     assert channel_of("+14155552671") == "sms"
 
 
-def test_digest_separates_destinations_and_channels():
-    assert normalize_phone("+14155552671").digest != normalize_phone("+12025550123").digest
-    assert normalize_phone("+1 415 555 2671").digest == normalize_phone("+14155552671").digest
+def test_identity_is_one_per_phone_or_mailbox():
+    assert normalize_phone("+14155552671").identity != normalize_phone("+12025550123").identity
+    assert normalize_phone("+1 415 555 2671").identity == normalize_phone("+14155552671").identity
+    spellings = ["Victim@Example.com", "victim@example.com", "VICTIM@EXAMPLE.COM", "vIcTiM@example.COM"]
+    assert len({normalize_email(s).identity for s in spellings}) == 1
+
+
+def test_an_email_goes_to_the_address_as_written():
+    destination = normalize_email("Victim@Example.COM")
+    assert destination.address == "Victim@example.com"  # the domain is normalized, the local part kept
+    assert destination.canonical == "victim@example.com"

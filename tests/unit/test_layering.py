@@ -13,7 +13,11 @@ DOMAIN = [
     "otp.messages",
     "otp.models",
     "otp.ports",
-    "otp.service",
+    "otp.keys",
+    "otp.policy",
+    "otp.use_cases",
+    "otp.use_cases.issue_code",
+    "otp.use_cases.check_code",
     "otp.verification",
     "otp.api_docs",
 ]

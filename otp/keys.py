@@ -1,0 +1,80 @@
+"""Keyed digests: how a destination or an IP becomes a table key that a table reader cannot reverse.
+
+A masked number leaves about 10^6 candidates, so a plain hash of it falls to a laptop in a second.
+Every digest here is an HMAC-SHA-256 under a secret that is derived, once per container, from a
+KMS HMAC key that never leaves KMS. The secret is in no template, variable, source file or item.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import re
+import secrets
+import threading
+from dataclasses import dataclass
+from hashlib import sha256
+
+from otp.destinations import Destination
+from otp.ports import SecretDeriver
+
+# Changing the label (or the KMS key) changes every digest: pending codes and counters start over.
+DIGEST_LABEL = b"otp-service/record-digests/v1"
+RECORD_PREFIX = "dest#"
+_DIGEST_BYTES = 16
+_ID_RANDOM_BYTES = 11
+_ID = re.compile(r"^vrf_(?P<locator>[A-Za-z0-9_-]{36})_(?P<purpose>[a-z0-9][a-z0-9_.-]{0,31})$")
+VERIFICATION_ID_PATTERN = _ID.pattern
+
+
+class Digests:
+    def __init__(self, deriver: SecretDeriver) -> None:
+        self._deriver = deriver
+        self._secret: bytes | None = None
+        self._lock = threading.Lock()
+
+    def _key(self) -> bytes:
+        # Derived on first use, then kept: one KMS call per container, none per request.
+        if self._secret is None:
+            with self._lock:
+                if self._secret is None:
+                    self._secret = self._deriver.derive(DIGEST_LABEL)
+        return self._secret
+
+    def _digest(self, kind: str, text: str) -> bytes:
+        return hmac.new(self._key(), f"{kind}\x00{text}".encode(), sha256).digest()[:_DIGEST_BYTES]
+
+    def record_key(self, destination: Destination) -> str:
+        return RECORD_PREFIX + self._digest("destination", destination.identity).hex()
+
+    def network_key(self, network: str) -> str:
+        return "ip#" + self._digest("network", network).hex()
+
+    def forget(self) -> None:
+        """For SnapStart restores and tests: derive the secret again on next use."""
+        with self._lock:
+            self._secret = None
+
+
+@dataclass(frozen=True)
+class VerificationRef:
+    record_key: str
+    purpose: str
+
+
+def new_verification_id(record_key: str, purpose: str) -> str:
+    """An unguessable id that also says where its record is, so a lookup by id is one read."""
+    locator = bytes.fromhex(record_key.removeprefix(RECORD_PREFIX)) + secrets.token_bytes(_ID_RANDOM_BYTES)
+    return f"vrf_{base64.urlsafe_b64encode(locator).decode()}_{purpose}"
+
+
+def parse_verification_id(verification_id: str) -> VerificationRef | None:
+    match = _ID.match(verification_id)
+    if match is None:
+        return None
+    try:
+        locator = base64.urlsafe_b64decode(match["locator"])
+    except (binascii.Error, ValueError):
+        return None
+    return VerificationRef(RECORD_PREFIX + locator[:_DIGEST_BYTES].hex(), match["purpose"])

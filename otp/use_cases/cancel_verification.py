@@ -1,0 +1,33 @@
+"""Cancel one verification: its code stops verifying at once ("wrong number, let me change it")."""
+
+from __future__ import annotations
+
+import logging
+
+from otp.errors import NotFound, NotPending
+from otp.use_cases import Dependencies, answering_503
+from otp.use_cases.read_verification import VerificationView, describe, parse
+
+log = logging.getLogger(__name__)
+
+
+def cancel_verification(deps: Dependencies, verification_id: str) -> VerificationView:
+    ref = parse(verification_id)
+    now = deps.now()
+    with answering_503("a cancel"):
+        # One conditional write: it cancels only a pending code, so a cancel racing a right code
+        # has exactly one winner.
+        canceled, record = deps.store.cancel(
+            ref.record_key, ref.purpose, verification_id, now, deps.settings.max_attempts
+        )
+    view = describe(deps, record, ref, verification_id, now)
+    if view is None:
+        raise NotFound("No verification has this id (or it has been purged).")
+    if view.status != "canceled":
+        raise NotPending(view.status)
+    if canceled:
+        log.info(
+            "verification canceled",
+            extra={"verification_id": verification_id, "destination": view.masked_destination},
+        )
+    return view

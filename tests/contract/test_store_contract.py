@@ -1,0 +1,208 @@
+"""One suite, two stores: the in-memory fake must keep every guarantee the DynamoDB store keeps.
+
+The atomic steps are interleaved by hand, so the guarantees do not depend on thread timing.
+"""
+
+import dataclasses
+
+import pytest
+
+from otp.ports import AttemptLimits, PendingCode, SendPlan, SendRefusal, Window
+from tests.fakes import InMemoryStore
+
+NOW = 1_800_000_000
+KEY = "dest#" + "ab" * 16
+LIMITS = AttemptLimits(max_attempts=5, failures=Window(bucket=NOW // 86400, limit=25, resets_at=NOW + 1000))
+FAILS = Window(bucket=NOW // 86400, limit=20, resets_at=NOW + 1000)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def store(request):
+    if request.param == "memory":
+        return InMemoryStore()
+    request.getfixturevalue("aws")
+    from otp.aws.clients import client
+    from otp.aws.dynamodb import DynamoDbStore
+
+    return DynamoDbStore("otp_main", lambda: client("dynamodb"))
+
+
+def plan(**changes) -> SendPlan:
+    fields = dict(record_key=KEY, keep_until=NOW + 99_999, failures=FAILS)
+    fields.update(changes)
+    return SendPlan(**fields)
+
+
+def code(verification_id="vrf_a", purpose="default", expires_at=NOW + 300) -> PendingCode:
+    return PendingCode(
+        verification_id=verification_id,
+        purpose=purpose,
+        channel="sms",
+        masked_destination="+1******2671",
+        created_at=NOW,
+        expires_at=expires_at,
+        ciphertext=b"cipher-" + verification_id.encode(),
+    )
+
+
+def save(store, verification_id="vrf_a", purpose="default", expires_at=NOW + 300):
+    assert store.take_send(plan(), NOW) is None
+    store.save_code(KEY, code(verification_id, purpose, expires_at), keep_until=NOW + 99_999, forget_before=NOW - 3600)
+
+
+def reserve(store, verification_id=None, purpose="default", now=NOW, limits=LIMITS):
+    return store.reserve_attempt(KEY, purpose, verification_id, now, limits)
+
+
+def test_a_reservation_returns_the_code_with_its_ciphertext(store):
+    save(store)
+    reserved = reserve(store).reserved
+    assert reserved.attempts == 1 and reserved.ciphertext == b"cipher-vrf_a"
+
+
+def test_two_reservations_then_two_consumes_only_one_wins(store):
+    save(store)
+    first, second = reserve(store), reserve(store)
+    assert first.reserved.attempts == 1 and second.reserved.attempts == 2
+    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS.failures.bucket) is True
+    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS.failures.bucket) is False
+    after = reserve(store)
+    assert after.reserved is None and after.current.consumed_at == NOW
+    assert after.current.ciphertext == b""  # dropped on use
+
+
+def test_a_supersede_between_reserve_and_consume_wins(store):
+    save(store, "vrf_old")
+    reservation = reserve(store)
+    save(store, "vrf_new")
+    assert store.consume(KEY, "default", reservation.reserved.verification_id, NOW, LIMITS.failures.bucket) is False
+    assert reserve(store, "vrf_new").reserved.attempts == 1
+
+
+def test_reservation_stops_at_the_limit_and_reports_the_code(store):
+    save(store)
+    limits = dataclasses.replace(LIMITS, max_attempts=3)
+    assert [reserve(store, limits=limits).reserved.attempts for _ in range(3)] == [1, 2, 3]
+    refused = reserve(store, limits=limits)
+    assert refused.reserved is None and refused.current.attempts == 3
+    assert refused.failure_budget_spent is False
+
+
+def test_reservation_refuses_expired_missing_and_mismatched_codes(store):
+    assert reserve(store).current is None
+    save(store, expires_at=NOW)
+    refused = reserve(store)
+    assert refused.reserved is None and refused.current.expires_at == NOW
+    save(store)
+    assert reserve(store, "vrf_other").reserved is None
+    assert reserve(store, purpose="other").current is None
+
+
+def test_the_destination_budget_spans_codes_and_purposes(store):
+    limits = AttemptLimits(max_attempts=5, failures=Window(LIMITS.failures.bucket, 7, NOW + 1000))
+    save(store, "vrf_a", "login")
+    save(store, "vrf_b", "reset")
+    taken = [reserve(store, purpose=p, limits=limits).reserved is not None for p in ["login"] * 5 + ["reset"] * 5]
+    assert taken.count(True) == 7
+    refused = reserve(store, purpose="reset", limits=limits)
+    assert refused.reserved is None and refused.failure_budget_spent is True
+
+
+def test_a_right_code_gives_its_attempt_back(store):
+    limits = AttemptLimits(max_attempts=5, failures=Window(LIMITS.failures.bucket, 2, NOW + 1000))
+    for n in range(5):
+        save(store, f"vrf_{n}")
+        assert reserve(store, limits=limits).reserved is not None
+        assert store.consume(KEY, "default", f"vrf_{n}", NOW, limits.failures.bucket) is True
+    assert store.read(KEY).failures[limits.failures.bucket] == 0
+
+
+def test_generate_is_refused_once_failures_reach_the_limit(store):
+    failures = Window(LIMITS.failures.bucket, 2, NOW + 1000)
+    save(store)
+    reserve(store)
+    assert store.take_send(plan(failures=failures), NOW) is None
+    reserve(store)
+    assert store.take_send(plan(failures=failures), NOW) == SendRefusal(NOW + 1000, ("failure_limit",))
+    next_window = Window(failures.bucket + 1, 2, NOW + 2000)
+    assert store.take_send(plan(failures=next_window), NOW + 1000) is None
+
+
+def test_withdraw_removes_only_its_own_code(store):
+    save(store, "vrf_new")
+    store.withdraw_code(KEY, "default", "vrf_old")
+    assert reserve(store).reserved is not None
+    store.withdraw_code(KEY, "default", "vrf_new")
+    assert reserve(store).current is None
+
+
+def test_send_limits_are_all_or_nothing(store):
+    sends = Window(bucket=1, limit=2, resets_at=NOW + 900)
+    ip = Window(bucket=1, limit=3, resets_at=NOW + 3600)
+    with_ip = {"ip_key": "ip#x", "ip_sends": ip}
+    assert store.take_send(plan(cooldown_until=NOW + 30, sends=sends, **with_ip), NOW) is None
+    # The cooldown refuses: the window and the IP must not be charged for the refused send.
+    assert store.take_send(plan(cooldown_until=NOW + 40, sends=sends, **with_ip), NOW + 10) == SendRefusal(
+        NOW + 30, ("cooldown",)
+    )
+    assert store.take_send(plan(cooldown_until=NOW + 60, sends=sends, **with_ip), NOW + 30) is None
+    assert store.take_send(plan(cooldown_until=NOW + 90, sends=sends, **with_ip), NOW + 60) == SendRefusal(
+        NOW + 900, ("destination_window",)
+    )
+    other = plan(record_key="dest#" + "cd" * 16, **with_ip)
+    assert store.take_send(other, NOW + 61) is None  # the IP's third
+    assert store.take_send(other, NOW + 62) == SendRefusal(NOW + 3600, ("source_ip",))
+
+
+def test_a_status_read_sees_the_newest_and_the_superseded_code(store):
+    assert store.read(KEY) is None
+    save(store, "vrf_old")
+    reserve(store)
+    save(store, "vrf_new")
+    record = store.read(KEY)
+    assert record.codes["default"].verification_id == "vrf_new"
+    assert record.replaced["default"].verification_id == "vrf_old"
+    assert record.replaced["default"].attempts == 1
+    assert record.replaced["default"].ciphertext == b""
+
+
+def test_cancel_wins_once_and_only_while_pending(store):
+    save(store)
+    canceled, record = store.cancel(KEY, "default", "vrf_a", NOW, 5)
+    assert canceled is True and record.codes["default"].canceled_at == NOW
+    again, record = store.cancel(KEY, "default", "vrf_a", NOW, 5)
+    assert again is False and record.codes["default"].canceled_at == NOW
+    assert reserve(store).reserved is None
+
+
+def test_cancel_and_consume_race_has_one_winner(store):
+    save(store)
+    reserve(store)
+    assert store.cancel(KEY, "default", "vrf_a", NOW, 5)[0] is True
+    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS.failures.bucket) is False
+    save(store, "vrf_b")
+    reserve(store)
+    assert store.consume(KEY, "default", "vrf_b", NOW, LIMITS.failures.bucket) is True
+    canceled, record = store.cancel(KEY, "default", "vrf_b", NOW, 5)
+    assert canceled is False and record.codes["default"].consumed_at == NOW
+
+
+def test_cancel_refuses_ended_codes(store):
+    save(store, expires_at=NOW)
+    assert store.cancel(KEY, "default", "vrf_a", NOW, 5)[0] is False
+    save(store, "vrf_b")
+    for _ in range(5):
+        reserve(store)
+    assert store.cancel(KEY, "default", "vrf_b", NOW, 5)[0] is False
+    assert store.cancel(KEY, "default", "vrf_unknown", NOW, 5)[0] is False
+    assert store.cancel("dest#" + "00" * 16, "default", "vrf_b", NOW, 5) == (False, None)
+
+
+def test_a_caller_inventing_purposes_cannot_grow_a_record_without_bound(store):
+    for n in range(12):
+        save(store, f"vrf_old{n}", f"old-{n}", expires_at=NOW - 7200)  # long ended
+    for n in range(3):
+        save(store, f"vrf_new{n}", f"new-{n}")
+    record = store.read(KEY)
+    assert len(record.codes) <= 9
+    assert {f"new-{n}" for n in range(3)} <= set(record.codes)

@@ -1,0 +1,212 @@
+"""In-memory implementations of the ports, for unit tests of the use cases.
+
+The fake store keeps DynamoDB's guarantees that the use cases rely on: every method is one atomic
+conditional write over one destination record (plus the IP counter, all or nothing). The shared
+contract suite in tests/contract runs against this and the DynamoDB store alike.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import threading
+from dataclasses import dataclass, field
+
+from otp.ports import (
+    AttemptLimits,
+    AttemptReservation,
+    CiphertextMismatch,
+    DestinationRecord,
+    PendingCode,
+    SendPlan,
+    SendRefusal,
+)
+
+PURPOSES_BEFORE_PRUNING = 8
+
+
+@dataclass
+class _Record:
+    codes: dict[str, PendingCode] = field(default_factory=dict)
+    replaced: dict[str, PendingCode] = field(default_factory=dict)
+    next_send_at: int = 0
+    sends: dict[int, int] = field(default_factory=dict)
+    failures: dict[int, int] = field(default_factory=dict)
+    keep_until: int = 0
+
+    def snapshot(self) -> DestinationRecord:
+        return DestinationRecord(
+            codes={p: dataclasses.replace(c, ciphertext=b"") for p, c in self.codes.items()},
+            replaced=dict(self.replaced),
+            next_send_at=self.next_send_at,
+            sends=dict(self.sends),
+            failures=dict(self.failures),
+        )
+
+
+def _live(code: PendingCode | None) -> bool:
+    return code is not None and code.consumed_at is None and code.canceled_at is None
+
+
+class InMemoryStore:
+    def __init__(self) -> None:
+        self.records: dict[str, _Record] = {}
+        self.ip_sends: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def take_send(self, plan: SendPlan, now: int) -> SendRefusal | None:
+        with self._lock:
+            record = self.records.get(plan.record_key) or _Record()
+            moments, names = [now + 1], []
+            if plan.cooldown_until is not None and record.next_send_at > now:
+                moments.append(record.next_send_at)
+                names.append("cooldown")
+            if plan.sends is not None and record.sends.get(plan.sends.bucket, 0) >= plan.sends.limit:
+                moments.append(plan.sends.resets_at)
+                names.append("destination_window")
+            if record.failures.get(plan.failures.bucket, 0) >= plan.failures.limit:
+                moments.append(plan.failures.resets_at)
+                names.append("failure_limit")
+            ip_counter = f"{plan.ip_key}#{plan.ip_sends.bucket}" if plan.ip_key and plan.ip_sends else None
+            if ip_counter and plan.ip_sends and self.ip_sends.get(ip_counter, 0) >= plan.ip_sends.limit:
+                moments.append(plan.ip_sends.resets_at)
+                names.append("source_ip")
+            if names:
+                return SendRefusal(free_at=max(moments), limits=tuple(names))
+            if plan.cooldown_until is not None:
+                record.next_send_at = plan.cooldown_until
+            if plan.sends is not None:
+                record.sends[plan.sends.bucket] = record.sends.get(plan.sends.bucket, 0) + 1
+            if ip_counter:
+                self.ip_sends[ip_counter] = self.ip_sends.get(ip_counter, 0) + 1
+            record.keep_until = plan.keep_until
+            self.records[plan.record_key] = record
+            return None
+
+    def save_code(self, record_key: str, code: PendingCode, keep_until: int, forget_before: int) -> None:
+        with self._lock:
+            record = self.records.setdefault(record_key, _Record())
+            previous = record.codes.get(code.purpose)
+            if previous is not None:
+                record.replaced[code.purpose] = dataclasses.replace(previous, ciphertext=b"")
+            record.codes[code.purpose] = dataclasses.replace(code, attempts=0)
+            record.keep_until = keep_until
+            if len(record.codes) > PURPOSES_BEFORE_PRUNING:
+                ended = [p for p, kept in record.codes.items() if kept.expires_at < forget_before]
+                for purpose in ended[:PURPOSES_BEFORE_PRUNING]:
+                    del record.codes[purpose]
+                    record.replaced.pop(purpose, None)
+
+    def withdraw_code(self, record_key: str, purpose: str, verification_id: str) -> None:
+        with self._lock:
+            record = self.records.get(record_key)
+            if record and purpose in record.codes and record.codes[purpose].verification_id == verification_id:
+                del record.codes[purpose]
+
+    def reserve_attempt(
+        self, record_key: str, purpose: str, verification_id: str | None, now: int, limits: AttemptLimits
+    ) -> AttemptReservation:
+        with self._lock:
+            record = self.records.get(record_key)
+            code = record.codes.get(purpose) if record else None
+            failures = record.failures.get(limits.failures.bucket, 0) if record else 0
+            allowed = (
+                record is not None
+                and code is not None
+                and _live(code)
+                and code.expires_at > now
+                and code.attempts < limits.max_attempts
+                and failures < limits.failures.limit
+                and (verification_id is None or code.verification_id == verification_id)
+            )
+            if not allowed:
+                return AttemptReservation(None, code, failure_budget_spent=failures >= limits.failures.limit)
+            assert record is not None and code is not None
+            reserved = dataclasses.replace(code, attempts=code.attempts + 1)
+            record.codes[purpose] = reserved
+            record.failures[limits.failures.bucket] = failures + 1
+            return AttemptReservation(reserved=reserved, current=None)
+
+    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, failures_bucket: int) -> bool:
+        with self._lock:
+            record = self.records.get(record_key)
+            code = record.codes.get(purpose) if record else None
+            if record is None or code is None or not _live(code) or code.verification_id != verification_id:
+                return False
+            record.codes[purpose] = dataclasses.replace(code, consumed_at=now, ciphertext=b"")
+            record.failures[failures_bucket] = record.failures.get(failures_bucket, 1) - 1
+            return True
+
+    def read(self, record_key: str) -> DestinationRecord | None:
+        with self._lock:
+            record = self.records.get(record_key)
+            return record.snapshot() if record else None
+
+    def cancel(
+        self, record_key: str, purpose: str, verification_id: str, now: int, max_attempts: int
+    ) -> tuple[bool, DestinationRecord | None]:
+        with self._lock:
+            record = self.records.get(record_key)
+            if record is None:
+                return False, None
+            code = record.codes.get(purpose)
+            if (
+                code is None
+                or not _live(code)
+                or code.verification_id != verification_id
+                or code.expires_at <= now
+                or code.attempts >= max_attempts
+            ):
+                return False, record.snapshot()
+            record.codes[purpose] = dataclasses.replace(code, canceled_at=now, ciphertext=b"")
+            return True, record.snapshot()
+
+
+class FakeCipher:
+    """Reversible and bound to its context, as KMS is; not secret, which the tests do not need."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def encrypt(self, code: str, context: dict[str, str]) -> bytes:
+        self.calls += 1
+        return base64.b64encode(json.dumps({"code": code, "context": context}, sort_keys=True).encode())
+
+    def decrypt(self, ciphertext: bytes, context: dict[str, str]) -> str:
+        self.calls += 1
+        sealed = json.loads(base64.b64decode(ciphertext))
+        if sealed["context"] != context:
+            raise CiphertextMismatch()
+        return str(sealed["code"])
+
+
+class FakeSender:
+    def __init__(self) -> None:
+        self.sms: list[tuple[str, str]] = []
+        self.emails: list[tuple[str, str, str, str]] = []
+        self.refuse = False
+
+    def send_sms(self, phone_number: str, text: str) -> None:
+        from otp.ports import DeliveryRefused
+
+        if self.refuse:
+            raise DeliveryRefused("fake refusal")
+        self.sms.append((phone_number, text))
+
+    def send_email(self, address: str, subject: str, text: str, html: str) -> None:
+        from otp.ports import DeliveryRefused
+
+        if self.refuse:
+            raise DeliveryRefused("fake refusal")
+        self.emails.append((address, subject, text, html))
+
+
+class FixedDeriver:
+    def __init__(self, secret: bytes = b"unit-test-secret".ljust(32, b"!")) -> None:
+        self.secret = secret
+        self.calls = 0
+
+    def derive(self, label: bytes) -> bytes:
+        self.calls += 1
+        return self.secret
