@@ -10,11 +10,15 @@ NODE_STAMP := node_modules/.installed
 STAGE ?= dev
 REGION ?= ap-south-1
 
-.PHONY: help venv node test lint format run package deploy bench fuzz clean
+.PHONY: help venv node test unit integration infra e2e lint typecheck format run package deploy bench fuzz clean
 
 help:
 	@echo "make run      serve the API on http://127.0.0.1:$${PORT:-3000} against an embedded AWS emulator"
-	@echo "make test     lint and run every test (creates .venv and node_modules as needed)"
+	@echo "make test     lint, type-check and run every test (creates .venv and node_modules as needed)"
+	@echo "make unit     use cases and domain against in-memory fakes: seconds, no emulator, no node"
+	@echo "make integration  handlers and AWS adapters against moto in-process"
+	@echo "make infra    the packaged CloudFormation template and zip (needs node)"
+	@echo "make e2e      the local runner over HTTP: races, fuzzing, leak audit"
 	@echo "make package  build the CloudFormation template and function zips, no AWS account needed"
 	@echo "make deploy   deploy to AWS: STAGE=$(STAGE) REGION=$(REGION)"
 	@echo "make bench    measure cold start, AWS calls, latency, package size and cost"
@@ -36,6 +40,10 @@ node: $(NODE_STAMP)
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(PY) -m mypy
+
+typecheck: venv
+	$(PY) -m mypy
 
 format: venv
 	$(PY) -m ruff check --fix .
@@ -43,6 +51,18 @@ format: venv
 
 test: venv node lint
 	$(PY) -m pytest
+
+unit: venv
+	$(PY) -m pytest tests/unit
+
+integration: venv
+	$(PY) -m pytest tests/integration
+
+infra: venv node
+	$(PY) -m pytest tests/infrastructure
+
+e2e: venv
+	$(PY) -m pytest tests/e2e
 
 run: venv
 	@$(PY) -m local.runner

@@ -311,7 +311,7 @@ class Bench:
             floor=3,
         )
         invoke(generate, "/generate", {"channel": "sms", "destination": "+61491570156", "purpose": "wrong"})
-        from tests.conftest import wrong_code
+        from tests.helpers import wrong_code
 
         wrong = wrong_code(self.latest_code("+61491570156"))
         measure(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 
 from otp.models import ErrorResponse, GenerateResponse, VerificationResponse, VerifyErrorResponse, VerifyResponse
 
-_RETRY_AFTER = {
+_RETRY_AFTER: dict[str, OpenAPIResponseHeader] = {
     "Retry-After": {
         "description": "Whole seconds to wait before trying again.",
         "schema": {"type": "integer", "minimum": 1},
@@ -14,14 +14,14 @@ _RETRY_AFTER = {
 }
 
 
-def _error(description: str, model: type, retry_after: bool = False) -> dict[str, Any]:
-    response: dict[str, Any] = {"description": description, "content": {"application/json": {"model": model}}}
+def _error(description: str, model: type, retry_after: bool = False) -> OpenAPIResponse:
+    response: OpenAPIResponse = {"description": description, "content": {"application/json": {"model": model}}}
     if retry_after:
         response["headers"] = _RETRY_AFTER
     return response
 
 
-GENERATE_RESPONSES: dict[int, dict[str, Any]] = {
+GENERATE_RESPONSES: dict[int, OpenAPIResponse] = {
     201: {
         "description": "The code was sent. The response never contains it.",
         "content": {"application/json": {"model": GenerateResponse}},
@@ -36,7 +36,7 @@ GENERATE_RESPONSES: dict[int, dict[str, Any]] = {
     503: _error("`service_unavailable`: KMS or DynamoDB failed after retries.", ErrorResponse, True),
 }
 
-VERIFY_RESPONSES: dict[int, dict[str, Any]] = {
+VERIFY_RESPONSES: dict[int, OpenAPIResponse] = {
     200: {
         "description": "The code is right; it is now used up.",
         "content": {"application/json": {"model": VerifyResponse}},
@@ -51,7 +51,7 @@ VERIFY_RESPONSES: dict[int, dict[str, Any]] = {
     503: _error("`service_unavailable`: KMS or DynamoDB failed after retries.", VerifyErrorResponse, True),
 }
 
-_VERIFICATION_ERRORS: dict[int, dict[str, Any]] = {
+_VERIFICATION_ERRORS: dict[int, OpenAPIResponse] = {
     400: _error(
         "`invalid_request`: the id is malformed (or, on cancel, the body is not empty or `{}`).", ErrorResponse
     ),
@@ -60,7 +60,7 @@ _VERIFICATION_ERRORS: dict[int, dict[str, Any]] = {
     503: _error("`service_unavailable`: DynamoDB failed after retries.", ErrorResponse, True),
 }
 
-READ_VERIFICATION_RESPONSES: dict[int, dict[str, Any]] = {
+READ_VERIFICATION_RESPONSES: dict[int, OpenAPIResponse] = {
     200: {
         "description": "The verification's state. Reading never costs an attempt or changes anything.",
         "content": {"application/json": {"model": VerificationResponse}},
@@ -68,7 +68,7 @@ READ_VERIFICATION_RESPONSES: dict[int, dict[str, Any]] = {
     **_VERIFICATION_ERRORS,
 }
 
-CANCEL_VERIFICATION_RESPONSES: dict[int, dict[str, Any]] = {
+CANCEL_VERIFICATION_RESPONSES: dict[int, OpenAPIResponse] = {
     200: {
         "description": "Canceled (also when it already was): its code no longer verifies.",
         "content": {"application/json": {"model": VerificationResponse}},

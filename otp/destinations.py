@@ -58,7 +58,7 @@ def normalize_phone(
         number = phonenumbers.parse(text, None)
     except NumberParseException:
         raise InvalidRequest.for_field("destination", "is not a phone number") from None
-    if not phonenumbers.is_valid_number(number):
+    if not phonenumbers.is_valid_number(number) or number.country_code is None:
         raise InvalidRequest.for_field("destination", "is not a valid phone number")
     region = phonenumbers.region_code_for_number(number)
     if check_sms_capable and phonenumbers.number_type(number) not in _SMS_CAPABLE:

@@ -2,7 +2,7 @@
 
 The fake store keeps DynamoDB's guarantees that the use cases rely on: every method is one atomic
 conditional write over one destination record (plus the IP counter, all or nothing). The shared
-contract suite in tests/contract runs against this and the DynamoDB store alike.
+contract suite in tests/integration/test_store_contract.py runs against this and the DynamoDB store alike.
 """
 
 from __future__ import annotations

@@ -1,11 +1,15 @@
-"""boto3 clients, created on first use and kept for the life of the container."""
+"""AWS clients, created on first use from one botocore session and kept for the life of the container.
+
+botocore alone, not boto3: boto3 adds nothing these clients use and costs its import at every cold
+start, and one shared session loads the credential chain and endpoint data once, not per client.
+"""
 
 from __future__ import annotations
 
 import threading
 from typing import Any
 
-import boto3
+import botocore.session
 from botocore.config import Config
 
 # Standard mode retries throttling and transient 5xx with backoff; tight timeouts keep a stuck
@@ -17,17 +21,21 @@ _CONFIG = Config(
     tcp_keepalive=True,
 )
 _clients: dict[str, Any] = {}
+_session: botocore.session.Session | None = None
 _lock = threading.Lock()
 
 
 def client(service: str) -> Any:
-    """boto3 reads AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself, so an emulator can stand in."""
+    """botocore reads AWS_ENDPOINT_URL (and AWS_ENDPOINT_URL_<SERVICE>) itself, so an emulator can stand in."""
     existing = _clients.get(service)
     if existing is not None:
         return existing
+    global _session
     with _lock:
         if service not in _clients:
-            _clients[service] = boto3.session.Session().client(service, config=_CONFIG)
+            if _session is None:
+                _session = botocore.session.get_session()
+            _clients[service] = _session.create_client(service, config=_CONFIG)
         return _clients[service]
 
 
@@ -38,13 +46,15 @@ def created_clients() -> list[str]:
 
 def reset_clients() -> None:
     """For tests and the local runner, after they change the endpoint or credentials."""
+    global _session
     with _lock:
         _clients.clear()
+        _session = None
 
 
 def describe_error(exc: Exception) -> str:
     """The AWS error code or the exception class, never the message: AWS messages can echo request content."""
     response = getattr(exc, "response", None)
     if isinstance(response, dict):
-        return response.get("Error", {}).get("Code", type(exc).__name__)
+        return str(response.get("Error", {}).get("Code", type(exc).__name__))
     return type(exc).__name__

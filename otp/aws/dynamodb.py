@@ -30,7 +30,7 @@ from otp.ports import (
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 # Past this many purposes on one destination, saving a code also drops its long-ended ones.
 PURPOSES_BEFORE_PRUNING = 8
-_EMPTY_MAP = {"M": {}}
+_EMPTY_MAP: dict[str, Any] = {"M": {}}
 _LIVE_CODE = (
     "attribute_exists(codes.#p.vid) AND attribute_not_exists(codes.#p.consumed_at) "
     "AND attribute_not_exists(codes.#p.canceled_at)"
@@ -296,11 +296,12 @@ def _translated(operation: str) -> Iterator[None]:
     try:
         yield
     except ClientError as exc:
-        error = exc.response.get("Error", {})
-        if error.get("Code") == _CONDITION_FAILED:
-            raise _ConditionFailed(exc.response.get("Item")) from None
-        if error.get("Code") == "TransactionCanceledException" and _only_conditions(exc.response):
-            raise _TransactionCanceled(exc.response["CancellationReasons"]) from None
+        response: dict[str, Any] = dict(exc.response)
+        code = response.get("Error", {}).get("Code")
+        if code == _CONDITION_FAILED:
+            raise _ConditionFailed(response.get("Item")) from None
+        if code == "TransactionCanceledException" and _only_conditions(response):
+            raise _TransactionCanceled(response["CancellationReasons"]) from None
         raise DependencyFailure(f"dynamodb:{operation} {describe_error(exc)}") from None
     except BotoCoreError as exc:
         raise DependencyFailure(f"dynamodb:{operation} {describe_error(exc)}") from None

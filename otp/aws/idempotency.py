@@ -21,6 +21,7 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyPersistenceLayerError,
     IdempotencyValidationError,
 )
+from aws_lambda_powertools.utilities.idempotency.persistence.datarecord import DataRecord
 from aws_lambda_powertools.utilities.idempotency.serialization.dataclass import DataclassSerializer
 
 from otp.aws.clients import client
@@ -32,7 +33,7 @@ KEY_PREFIX = "idem"
 REPLAY_WINDOW_SECONDS = 600
 
 
-def _mark_replayed(response: Any, _record: Any) -> Any:
+def _mark_replayed(response: Any, idempotent_data: DataRecord) -> Any:
     return dataclasses.replace(response, replayed=True)
 
 

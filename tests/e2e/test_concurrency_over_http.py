@@ -2,7 +2,7 @@
 
 from concurrent.futures import ThreadPoolExecutor
 
-from tests.conftest import wrong_code
+from tests.helpers import wrong_code
 
 
 def parallel(count, call):

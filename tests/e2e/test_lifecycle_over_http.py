@@ -4,7 +4,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.conftest import wrong_code
+from tests.helpers import wrong_code
 
 NUMBER = "+447400123456"  # no other end-to-end test sends here
 

@@ -9,8 +9,8 @@ import time
 
 import requests
 
-from tests.conftest import wrong_code
 from tests.e2e.conftest import ROOT, start_runner, stop_runner
+from tests.helpers import wrong_code
 
 
 def test_sms_generate_outbox_verify(runner):

@@ -3,7 +3,7 @@
 import json
 import logging
 
-from tests.conftest import GOOD_IN, GOOD_US, wrong_code
+from tests.helpers import GOOD_IN, GOOD_US, wrong_code
 
 
 def test_a_whole_session_of_traffic_leaks_nothing(make_api, aws, faults, backoff_sleeps, log_output, capfd):

@@ -7,7 +7,7 @@ from openapi_spec_validator import validate
 
 from local import openapi
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_committed_document_is_what_the_models_produce(aws, make_api):

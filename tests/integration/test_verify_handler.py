@@ -5,7 +5,7 @@ import threading
 
 import pytest
 
-from tests.conftest import GOOD_IN, GOOD_US, wrong_code
+from tests.helpers import GOOD_IN, GOOD_US, wrong_code
 
 
 def verify(api, code, destination=GOOD_US, **fields):

@@ -5,8 +5,8 @@ import threading
 
 import pytest
 
-from tests.conftest import GOOD_IN, GOOD_US
-from tests.faults import Gate
+from tests.helpers import GOOD_IN, GOOD_US
+from tests.integration.faults import Gate
 
 SMS = {"channel": "sms", "destination": GOOD_US}
 

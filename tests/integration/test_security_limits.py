@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from tests.conftest import GOOD_IN, GOOD_US, wrong_code
+from tests.helpers import GOOD_IN, GOOD_US, wrong_code
 
 NUMBERS = ["+14155552671", "+12025550123", "+919876543210", "+61491570156", "+33612345678"]
 

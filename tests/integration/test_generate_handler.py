@@ -8,7 +8,7 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType
 
-from tests.conftest import GOOD_IN, GOOD_US, SENDER
+from tests.helpers import GOOD_IN, GOOD_US, SENDER
 
 
 def test_sms_code_is_generated_encrypted_stored_and_delivered(api, aws):

@@ -11,42 +11,9 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.deploy
-
-
-@pytest.fixture(scope="module")
-def packaged(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("serverless-package")
-    result = subprocess.run(
-        [
-            "npx",
-            "--no-install",
-            "serverless",
-            "package",
-            "--stage",
-            "ci",
-            "--region",
-            "ap-south-1",
-            "--package",
-            str(out),
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**_clean_env(), "SLS_TELEMETRY_DISABLED": "1"},
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return out
-
-
-def _clean_env() -> dict[str, str]:
-    import os
-
-    # Packaging must need no AWS credentials at all.
-    return {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ times boto3 tried.
 
 import pytest
 
-from tests.conftest import GOOD_US, wrong_code
+from tests.helpers import GOOD_US, wrong_code
 
 RETRIES = 3  # total attempts in the standard retry mode, as configured in otp/aws/clients.py
 

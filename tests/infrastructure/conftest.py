@@ -1,0 +1,39 @@
+"""`serverless package` once per run: the template tests and the artifact tests read the same output."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("serverless-package")
+    # Packaging must need no AWS credentials at all.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    result = subprocess.run(
+        [
+            "npx",
+            "--no-install",
+            "serverless",
+            "package",
+            "--stage",
+            "ci",
+            "--region",
+            "ap-south-1",
+            "--package",
+            str(out),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "SLS_TELEMETRY_DISABLED": "1"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    return out
