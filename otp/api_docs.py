@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the types only: this module stays importable without Powertools
+    from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 
 from otp.models import ErrorResponse, GenerateResponse, VerificationResponse, VerifyErrorResponse, VerifyResponse
 
