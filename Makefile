@@ -6,6 +6,7 @@ PYTHON ?= $(shell (python3.13 -c '' >/dev/null 2>&1 && echo python3.13) \
 VENV := .venv
 PY := $(VENV)/bin/python
 PYTHON_STAMP := $(VENV)/.installed
+RUN_STAMP := $(VENV)/.installed-run
 NODE_STAMP := node_modules/.installed
 STAGE ?= dev
 REGION ?= ap-south-1
@@ -24,9 +25,15 @@ help:
 	@echo "make bench    measure cold start, AWS calls, latency, package size and cost"
 	@echo "make fuzz     a longer fuzz run against the local runner"
 
-$(PYTHON_STAMP): requirements.txt requirements-dev.txt
+# Everything: tests, linters, packaging. `make run` needs only the smaller set below.
+$(PYTHON_STAMP): requirements.txt requirements-run.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@touch $@ $(RUN_STAMP)
+
+$(RUN_STAMP): requirements.txt requirements-run.txt
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-run.txt
 	@touch $@
 
 venv: $(PYTHON_STAMP)
@@ -64,7 +71,7 @@ infra: venv node
 e2e: venv
 	$(PY) -m pytest tests/e2e
 
-run: venv
+run: $(RUN_STAMP)
 	@$(PY) -m local.runner
 
 package: venv node

@@ -26,7 +26,7 @@ from otp.errors import (
     RateLimited,
 )
 from otp.models import MAX_BODY_BYTES, GenerateResponse, VerificationResponse, VerifyResponse
-from otp.observability import count, logger
+from otp.observability import count, error_metric, logger, metric_for
 from otp.use_cases.check_code import VerifiedCode
 from otp.use_cases.issue_code import IssuedCode
 from otp.use_cases.read_verification import VerificationView
@@ -152,16 +152,12 @@ def _as_invalid_request(errors: Any) -> InvalidRequest:
     return InvalidRequest(problems)
 
 
-def _camel(snake: str) -> str:
-    return "".join(part.capitalize() for part in snake.split("_"))
-
-
 def _refuse(app: OtpResolver, error: OtpError) -> Response:
-    names = [_camel(error.code)]
+    names = [error_metric(error.code)]
     if isinstance(error, DeliveryFailed):
         names.insert(0, "CodeGenerated")
     if isinstance(error, RateLimited):
-        names += [f"RateLimitedBy{_camel(limit)}" for limit in error.limits]
+        names += [metric_for(limit) for limit in error.limits]
     count(app.channel, *names)
     return app.error_response(error)
 

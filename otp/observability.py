@@ -11,8 +11,55 @@ logger = Logger(service="otp")
 metrics = Metrics(namespace="OtpService")
 
 
+def _camel(snake: str) -> str:
+    return "".join(part.capitalize() for part in snake.split("_"))
+
+
+def _error_metrics() -> set[str]:
+    from otp import errors
+
+    classes = [errors.OtpError]
+    found = set()
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        found.add(_camel(cls.code))
+    return found
+
+
+# Every metric this service can emit (namespace OtpService, dimension channel). The dashboard and
+# the alarms may name only these; a test checks it against serverless.yml.
+REFUSAL_LIMITS = ("cooldown", "destination_window", "failure_limit", "source_ip", "conflict")
+METRICS = frozenset(
+    {
+        "CodeGenerated",
+        "CodeDelivered",
+        "CodeVerified",
+        "IdempotentReplay",
+        "EndUserIpMissing",
+        "VerificationRead",
+        "VerificationCanceled",
+        *(f"RateLimitedBy{_camel(limit)}" for limit in REFUSAL_LIMITS),
+        *_error_metrics(),
+    }
+)
+
+
+def metric_for(limit: str) -> str:
+    """The metric that counts refusals by one send limit."""
+    return f"RateLimitedBy{_camel(limit)}"
+
+
+def error_metric(code: str) -> str:
+    """The metric that counts one error code of the contract: rate_limited -> RateLimited."""
+    return _camel(code)
+
+
 def count(channel: str, *names: str) -> None:
     """One data point of each name, by channel; called once per invocation."""
+    unknown = set(names) - METRICS
+    if unknown:
+        raise ValueError(f"not in the metric catalog: {sorted(unknown)}")
     metrics.add_dimension("channel", channel)
     for name in names:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)

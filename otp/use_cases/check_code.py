@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from otp import policy
 from otp.codes import codes_match
-from otp.destinations import Channel, channel_of, normalize_email, normalize_phone
+from otp.destinations import Channel, Destination, channel_of, normalize_email, normalize_phone
 from otp.errors import InvalidCode, InvalidRequest, NotFound
 from otp.keys import parse_verification_id
 from otp.ports import CiphertextMismatch
@@ -54,11 +54,14 @@ def check_code(deps: Dependencies, request: CheckRequest) -> VerifiedCode:
                 # Names no code of this destination and purpose: refused before any attempt is spent.
                 log.info("verify refused", extra={"reason": "not_found", "destination": destination.masked})
                 raise NotFound()
-        return _check(deps, record_key, destination.masked, request, submitted)
+        return _check(deps, record_key, destination, request, submitted)
 
 
-def _check(deps: Dependencies, record_key: str, masked: str, request: CheckRequest, submitted: str) -> VerifiedCode:
+def _check(
+    deps: Dependencies, record_key: str, destination: Destination, request: CheckRequest, submitted: str
+) -> VerifiedCode:
     settings = deps.settings
+    masked = destination.masked
     assert deps.cipher is not None, "verify is wired with a cipher"
     now = deps.now()
     limits = policy.attempt_limits(settings, now)
@@ -90,7 +93,10 @@ def _check(deps: Dependencies, record_key: str, masked: str, request: CheckReque
         # Another request with the same code used it first (or it was canceled): single use holds.
         log.info("code already used by a concurrent request", extra={"verification_id": pending.verification_id})
         raise NotFound()
-    log.info("code verified", extra={"verification_id": pending.verification_id, "destination": masked})
+    log.info(
+        "code verified",
+        extra={"verification_id": pending.verification_id, "destination": masked, "country": destination.region},
+    )
     return VerifiedCode(
         verification_id=pending.verification_id,
         channel=pending.channel,

@@ -102,7 +102,13 @@ def _issue(deps: Dependencies, destination: Destination, record_key: str, purpos
         raise DeliveryFailed() from None
     log.info(
         "code delivered",
-        extra={"verification_id": verification_id, "channel": destination.channel, "destination": destination.masked},
+        extra={
+            "verification_id": verification_id,
+            "channel": destination.channel,
+            "destination": destination.masked,
+            # The ISO country, never the number: the dashboard's conversion by country reads it.
+            "country": destination.region,
+        },
     )
     return IssuedCode(
         verification_id=verification_id,

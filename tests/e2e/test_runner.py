@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 import requests
 
 from tests.e2e.conftest import ROOT, start_runner, stop_runner
@@ -163,3 +164,23 @@ def test_ctrl_c_stops_the_runner_cleanly(tmp_path):
     assert "Stopped." in interrupted.terminal()
     assert "Traceback" not in interrupted.terminal() + interrupted.logs()
     stop_runner(interrupted)  # checks that no worker outlived it
+
+
+def test_a_runner_whose_start_fails_leaves_no_process_behind(tmp_path, monkeypatch):
+    from tests.e2e import conftest
+
+    seen = []
+
+    def never_ready(runner):
+        seen.append(runner.process)
+        raise AssertionError("simulated: the runner never answered in time")
+
+    monkeypatch.setattr(conftest, "wait_until_ready", never_ready)
+    with pytest.raises(AssertionError, match="simulated"):
+        conftest.start_runner(tmp_path)
+    [process] = seen
+    assert process.returncode is not None
+    deadline = time.monotonic() + 30
+    while conftest._group_alive(process.pid):  # its workers go with it, as a group
+        assert time.monotonic() < deadline, "the runner's workers outlived a failed start"
+        time.sleep(0.1)

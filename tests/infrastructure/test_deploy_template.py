@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import zipfile
@@ -37,8 +38,11 @@ def statements(resources: dict, policy: str) -> list[dict]:
 
 
 def actions(resources: dict, policy: str) -> set[str]:
+    """What the role may always do; the X-Ray actions that tracing adds are checked on their own."""
     result = set()
     for statement in statements(resources, policy):
+        if statement.get("Sid") == "WriteTraces":
+            continue
         listed = statement["Action"]
         result.update([listed] if isinstance(listed, str) else listed)
     return result
@@ -327,3 +331,70 @@ def test_the_local_runner_serves_exactly_the_deployed_routes(resources):
             "POST /verifications/{verification_id}/cancel",
         }
     )
+
+
+def test_every_api_request_is_access_logged_without_a_body(resources, template):
+    stage = resources["HttpApiStage"]["Properties"]["AccessLogSettings"]
+    assert stage["DestinationArn"] == {"Fn::GetAtt": ["HttpApiLogGroup", "Arn"]}
+    fields = json.loads(stage["Format"])
+    for name, variable in {
+        "requestId": "$context.requestId",
+        "time": "$context.requestTime",
+        "sourceIp": "$context.identity.sourceIp",
+        "routeKey": "$context.routeKey",
+        "status": "$context.status",
+        "responseLatency": "$context.responseLatency",
+        "integrationError": "$context.integrationErrorMessage",
+        "authorizerError": "$context.authorizer.error",
+    }.items():
+        assert fields[name] == variable
+    # /verify's body holds the code: no field may reach for a body, a header or a query value.
+    assert not [v for v in fields.values() if any(part in v.lower() for part in ("body", "header", "querystring"))]
+    log_group = resources["HttpApiLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == 30 and log_group["LogGroupName"] == "/aws/http-api/otp-ci"
+
+
+def dashboard_metrics(resources: dict) -> tuple[dict, set[str]]:
+    body = json.loads(resources["OtpDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"])
+    named = set()
+    for widget in body["widgets"]:
+        for line in widget["properties"].get("metrics", []):
+            assert isinstance(line, list), line  # CloudWatch takes every metric line as an array
+            if isinstance(line[0], str) and line[0] == "OtpService":
+                named.add(line[1])
+            elif isinstance(line[0], dict) and "SEARCH" in line[0]["expression"]:
+                named.update(re.findall(r'MetricName="(\w+)"', line[0]["expression"]))
+    return body, named
+
+
+def test_the_dashboard_shows_only_metrics_the_code_emits(resources):
+    from otp.observability import METRICS
+
+    body, named = dashboard_metrics(resources)
+    assert named and named <= METRICS, named - METRICS
+    assert {"CodeGenerated", "CodeDelivered", "CodeVerified", "DeliveryFailed", "ServiceUnavailable"} <= named
+    assert {m for m in METRICS if m.startswith("RateLimitedBy")} <= named
+    titles = " / ".join(w["properties"]["title"] for w in body["widgets"])
+    for part in ("conversion", "Refusals", "Lambda duration", "errors and throttles", "Cold starts", "API", "country"):
+        assert part.lower() in titles.lower(), part
+    expressions = json.dumps(body)
+    assert "100 * (FILL(vs, 0) + FILL(ve, 0)) / (FILL(gs, 0) + FILL(ge, 0))" in expressions  # verify conversion
+    assert "@initDuration" in expressions and "by country" in expressions
+    # The alarms name emitted metrics too.
+    alarms = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    assert {a["MetricName"] for a in alarms if a["Namespace"] == "OtpService"} <= METRICS
+
+
+def test_tracing_is_off_by_default_and_one_parameter_turns_it_on(template, resources):
+    assert template["Parameters"]["Tracing"]["Default"] == "false"
+    for function in ("GenerateLambdaFunction", "VerifyLambdaFunction", "VerificationsLambdaFunction"):
+        assert resources[function]["Properties"]["TracingConfig"] == {
+            "Mode": {"Fn::If": ["Tracing", "Active", "PassThrough"]}
+        }
+    for policy in ("GeneratePolicy", "VerifyPolicy", "VerificationsPolicy"):
+        conditional = [
+            s["Fn::If"] for s in resources[policy]["Properties"]["PolicyDocument"]["Statement"] if "Fn::If" in s
+        ]
+        [traces] = [branch for branch in conditional if branch[0] == "Tracing"]
+        assert traces[1]["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+        assert traces[2] == {"Ref": "AWS::NoValue"}
