@@ -256,7 +256,7 @@ def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    from otp.config import load_settings
+    from otp.config import load_settings, sender_problem
     from otp.errors import ConfigurationError
 
     try:
@@ -274,6 +274,10 @@ def main() -> int:
         settings = load_settings(require_kms_key=False)
     except ConfigurationError as exc:
         say(f"otp-local: {exc}")
+        return 2
+    problem = sender_problem(settings.email_sender) if settings.email_sender else None
+    if problem:
+        say(f"otp-local: invalid configuration: {problem}")
         return 2
 
     # Benchmarks serve a trivial handler beside ours from a copy of serverless.yml.

@@ -9,7 +9,7 @@ import base64
 import binascii
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
@@ -27,9 +27,11 @@ from otp.errors import (
 )
 from otp.models import MAX_BODY_BYTES, GenerateResponse, VerificationResponse, VerifyResponse
 from otp.observability import count, error_metric, logger, metric_for
-from otp.use_cases.check_code import VerifiedCode
-from otp.use_cases.issue_code import IssuedCode
-from otp.use_cases.read_verification import VerificationView
+
+if TYPE_CHECKING:  # each function imports only its own use cases
+    from otp.use_cases.check_code import VerifiedCode
+    from otp.use_cases.issue_code import IssuedCode
+    from otp.use_cases.read_verification import VerificationView
 
 JSON = "application/json"
 

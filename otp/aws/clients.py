@@ -44,6 +44,22 @@ def created_clients() -> list[str]:
     return list(_clients)
 
 
+def renew_after_restore() -> None:
+    """After a SnapStart restore: new clients from a new session, keeping only the parsed models.
+
+    Connections and credentials captured in a snapshot are not to be trusted once it is restored
+    elsewhere and later; the service models loaded before the snapshot (the expensive part of
+    creating a client) are plain data and stay.
+    """
+    global _session
+    with _lock:
+        loader = _session.get_component("data_loader") if _session is not None else None
+        _clients.clear()
+        _session = botocore.session.get_session()
+        if loader is not None:
+            _session.register_component("data_loader", loader)
+
+
 def reset_clients() -> None:
     """For tests and the local runner, after they change the endpoint or credentials."""
     global _session

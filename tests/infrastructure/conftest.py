@@ -11,24 +11,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(scope="session")
-def packaged(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("serverless-package")
+def package(out: Path, *params: str) -> Path:
     # Packaging must need no AWS credentials at all.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    command = ["npx", "--no-install", "serverless", "package", "--stage", "ci", "--region", "ap-south-1"]
     result = subprocess.run(
-        [
-            "npx",
-            "--no-install",
-            "serverless",
-            "package",
-            "--stage",
-            "ci",
-            "--region",
-            "ap-south-1",
-            "--package",
-            str(out),
-        ],
+        [*command, *(f"--param={param}" for param in params), "--package", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -37,3 +25,13 @@ def packaged(tmp_path_factory) -> Path:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def packaged(tmp_path_factory) -> Path:
+    return package(tmp_path_factory.mktemp("serverless-package"))
+
+
+@pytest.fixture(scope="session")
+def packaged_with_snapstart(tmp_path_factory) -> Path:
+    return package(tmp_path_factory.mktemp("serverless-package-snapstart"), "snapStart=true")

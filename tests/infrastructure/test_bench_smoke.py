@@ -18,7 +18,14 @@ def test_the_benchmark_runs_quickly_and_writes_every_section(tmp_path):
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report = output.read_text()
-    for section in ("Cold start", "AWS calls per request", "Latency and throughput", "Package size", "Cost model"):
+    for section in (
+        "Cold start",
+        "Cold start of the deployed artifact",
+        "AWS calls per request",
+        "Latency and throughput",
+        "Package size",
+        "Cost model",
+    ):
         assert f"## {section}" in report
     assert "| verify (right code) | 3 | 3 |" in report
     assert "sns" not in report.split("| verify |")[1].split("\n")[0]  # verify creates no SNS or SES client

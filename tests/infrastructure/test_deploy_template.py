@@ -276,8 +276,28 @@ def test_the_zip_holds_only_our_code_and_pure_python_dependencies(packaged):
         "serverless.yml",
     ):
         assert unwanted not in top, unwanted
-    assert not [name for name in names if name.endswith((".so", ".pyc"))]
+    assert "dns" not in top and "bin" not in top  # dnspython is never used: no deliverability checks
+    assert not [name for name in names if name.endswith((".so", ".pyi"))]
     assert archive.stat().st_size < 2 * 1024 * 1024
+
+
+def test_the_zip_ships_checked_hash_based_bytecode_for_python_3_13(packaged):
+    import importlib.util
+
+    [archive] = packaged.glob("*.zip")
+    with zipfile.ZipFile(archive) as zipped:
+        names = set(zipped.namelist())
+        sources = [n for n in names if n.endswith(".py") and not re.search(r"/(short)?data/region_", n)]
+        assert sources
+        for source in sources:
+            pyc = importlib.util.cache_from_source(source)
+            assert pyc.endswith(".cpython-313.pyc")
+            assert pyc in names, source
+            header = zipped.read(pyc)[:16]
+            assert header[:4] == importlib.util.MAGIC_NUMBER  # compiled by 3.13, the runtime
+            # Flags 0b11: hash-based and checked against the source, so the 1980 zip dates do not matter.
+            assert int.from_bytes(header[4:8], "little") == 0b11
+            assert header[8:16] == importlib.util.source_hash(zipped.read(source))
 
 
 def test_cfn_lint_passes(packaged):
@@ -398,3 +418,31 @@ def test_tracing_is_off_by_default_and_one_parameter_turns_it_on(template, resou
         [traces] = [branch for branch in conditional if branch[0] == "Tracing"]
         assert traces[1]["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
         assert traces[2] == {"Ref": "AWS::NoValue"}
+
+
+FUNCTIONS = ("Generate", "Verify", "Verifications")
+
+
+def test_snapstart_is_off_by_default_and_the_api_calls_the_functions_directly(resources):
+    for name in FUNCTIONS:
+        assert "SnapStart" not in resources[f"{name}LambdaFunction"]["Properties"]
+        integration = resources[f"HttpApiIntegration{name}"]["Properties"]["IntegrationUri"]
+        assert integration == {"Fn::GetAtt": [f"{name}LambdaFunction", "Arn"]}
+    assert not [r for r in resources.values() if r["Type"] == "AWS::Lambda::Alias"]
+
+
+def test_snapstart_publishes_versions_and_routes_the_api_to_them(packaged_with_snapstart):
+    template = json.loads((packaged_with_snapstart / "cloudformation-template-update-stack.json").read_text())
+    resources = template["Resources"]
+    for name in FUNCTIONS:
+        assert resources[f"{name}LambdaFunction"]["Properties"]["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+        alias = resources[f"{name}SnapStartLambdaAlias"]["Properties"]
+        [version] = [
+            k
+            for k, r in resources.items()
+            if r["Type"] == "AWS::Lambda::Version" and k.startswith(name + "LambdaVersion")
+        ]
+        assert alias["FunctionVersion"] == {"Fn::GetAtt": [version, "Version"]}
+        target = {"Fn::Join": [":", [{"Fn::GetAtt": [f"{name}LambdaFunction", "Arn"]}, "snapstart"]]}
+        assert resources[f"HttpApiIntegration{name}"]["Properties"]["IntegrationUri"] == target
+        assert resources[f"{name}LambdaPermissionHttpApi"]["Properties"]["FunctionName"] == target

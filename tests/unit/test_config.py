@@ -112,3 +112,21 @@ def test_every_bad_variable_is_reported_at_once():
         load_settings({**BASE, "OTP_CODE_LENGTH": "2", "OTP_MAX_ATTEMPTS": "99"})
     assert "OTP_CODE_LENGTH" in str(caught.value)
     assert "OTP_MAX_ATTEMPTS" in str(caught.value)
+
+
+@pytest.mark.parametrize("sender", ["no-reply@example.com", "otp+auth@mail.example.co.uk", "A.B@x.io"])
+def test_a_well_formed_sender_passes_the_cold_start_check(sender):
+    assert load_settings({**BASE, "OTP_EMAIL_SENDER": sender}).email_sender == sender
+
+
+@pytest.mark.parametrize("sender", ["a b@example.com", "a@@example.com", "a@localhost", "ü@example.com", "@x.io"])
+def test_a_malformed_sender_stops_the_cold_start(sender):
+    with pytest.raises(ConfigurationError, match="OTP_EMAIL_SENDER"):
+        load_settings({**BASE, "OTP_EMAIL_SENDER": sender})
+
+
+def test_the_full_sender_check_catches_what_the_cheap_one_lets_through():
+    from otp.config import sender_problem
+
+    assert sender_problem("no-reply@example.com") is None
+    assert "OTP_EMAIL_SENDER" in (sender_problem("a..b@example.com") or "")
