@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 STAGE ?= dev
 REGION ?= ap-south-1
 
-.PHONY: help venv node test unit integration infra e2e lint typecheck format run package deploy bench fuzz clean
+.PHONY: help venv node browser test unit integration infra e2e lint typecheck format run package deploy bench fuzz clean
 
 help:
 	@echo "make run      serve the API on http://127.0.0.1:$${PORT:-3000} against an embedded AWS emulator"
@@ -56,8 +56,16 @@ format: venv
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-test: venv node lint
+test: venv node browser lint
 	$(PY) -m pytest
+
+# Debian's chromium, for the browser tests of the runner's pages. Installed when missing and the
+# machine lets us (root, Debian's registry); otherwise those tests skip and say why.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		{ apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+		|| echo "chromium could not be installed: the browser tests will skip"; }
 
 unit: venv
 	$(PY) -m pytest tests/unit

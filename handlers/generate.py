@@ -25,7 +25,13 @@ def generate(
     key: Annotated[str | None, Header(alias="idempotency-key", pattern=IDEMPOTENCY_KEY_PATTERN)] = None,
 ) -> Response[GenerateResponse]:
     app.append_context(channel=request.channel)
-    issue = IssueRequest(request.channel, request.destination, request.purpose, end_user_ip(app, request.client_ip))
+    issue = IssueRequest(
+        request.channel,
+        request.destination,
+        request.purpose,
+        end_user_ip=end_user_ip(app, request.client_ip),
+        locale=request.locale,
+    )
     if key is None:
         return created(issue_code(deps, issue))
     # Imported on first use: Powertools idempotency adds about 100 ms to every cold start otherwise.

@@ -40,13 +40,18 @@ class DeliveredMessage:
     sent_at: str
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "channel": self.channel,
             "destination": self.destination,
             "subject": self.subject,
             "body": self.body,
             "sent_at": self.sent_at,
         }
+        if self.channel == "sms":
+            from otp.messages import segments_of
+
+            shown["encoding"], shown["segments"] = segments_of(self.body)
+        return shown
 
 
 class _TextOf(html.parser.HTMLParser):

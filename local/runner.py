@@ -22,21 +22,12 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from local import stack
+from local import pages, stack
 from local.events import http_api_event
 
 DEFAULT_EMAIL_SENDER = "otp@example.com"
 MAX_REQUEST_BYTES = 1024 * 1024
 OPENAPI_FILE = stack.ROOT / "openapi.json"
-# Swagger UI's assets come from a CDN in your browser; the runner itself fetches nothing.
-SWAGGER_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><title>OTP service API (local)</title>
-<link rel="stylesheet" href="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui.css"></head>
-<body><div id="swagger-ui"></div>
-<script src="https://cdn.jsdelivr.net/npm/swagger-ui-dist@5/swagger-ui-bundle.js"></script>
-<script>SwaggerUIBundle({url: "/_local/openapi.json", dom_id: "#swagger-ui"});</script>
-</body></html>
-"""
 
 
 def isolate_from_real_aws(emulator_url: str, region: str) -> None:
@@ -67,7 +58,11 @@ def show_message(message: Any) -> None:
     say(f"\n┌{title:─^70}┐")
     if message.subject:
         say(f"  Subject: {message.subject}")
-    say(f"  {message.body}")
+    for line in message.body.splitlines():
+        say(f"  {line}")
+    if message.channel == "sms":
+        shown = message.as_json()
+        say(f"  ({shown['encoding']}, {shown['segments']} segment{'s' if shown['segments'] != 1 else ''})")
     say(f"└{'─' * 70}┘\n")
 
 
@@ -83,6 +78,7 @@ class LocalApi(ThreadingHTTPServer):
         self.pool = pool
         self.emulator = emulator
         self.open_endpoints = open_endpoints
+        self.settings: Any = None  # the validated OTP_* settings, for the message review page
         port = self.server_address[1]
         # Only names of this machine: a page on another origin that rebinds its DNS name to
         # 127.0.0.1 still sends its own Host, and so cannot read the outbox.
@@ -203,8 +199,16 @@ class RequestHandler(BaseHTTPRequestHandler):
             return self._send(204, b"", {})
         if path == "/_local/openapi.json" and self.command == "GET":
             return self._send(200, OPENAPI_FILE.read_bytes(), {"Content-Type": "application/json"})
-        if path == "/_local/docs" and self.command == "GET":
-            return self._send(200, SWAGGER_PAGE.encode(), {"Content-Type": "text/html; charset=utf-8"})
+        if path in ("/_local/docs", "/_local/docs/") and self.command == "GET":
+            return self._send(200, pages.DOCS_PAGE.encode(), {"Content-Type": "text/html; charset=utf-8"})
+        if path.startswith("/_local/docs/") and self.command == "GET":
+            name = path.removeprefix("/_local/docs/")
+            asset = pages.swagger_asset(name)
+            if asset is not None:
+                return self._send(200, asset, {"Content-Type": pages.SWAGGER_ASSETS[name]})
+        if path == "/_local/messages" and self.command == "GET":
+            page = pages.messages_page(self.server.settings)
+            return self._send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
         return self._json(404, {"error": {"code": "not_found", "message": f"No local route for {path}."}})
 
     def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> int:
@@ -244,7 +248,8 @@ def banner(url: str, emulator_url: str, workers: int, open_endpoints: bool) -> N
         say("  Requests arrive IAM-authorized, as from your signed backend: pass the user's address as client_ip.")
     say(f"  AWS is emulated in-process (moto {version('moto')} on {emulator_url}); nothing leaves this machine.")
     say(f"  {workers} Lambda-like workers. Messages appear below and at {url}/_local/outbox. Ctrl-C stops.")
-    say(f"  API reference: {url}/_local/docs (OpenAPI at {url}/_local/openapi.json)\n")
+    say(f"  API reference: {url}/_local/docs (OpenAPI at {url}/_local/openapi.json)")
+    say(f"  Every language's messages, as sent with these settings: {url}/_local/messages\n")
     say("Try it:")
     say(f'  curl -s {url}/generate -d \'{{"channel": "sms", "destination": "+14155552671"}}\'')
     say(f'  curl -s {url}/verify -d \'{{"destination": "+14155552671", "code": "<the code below>"}}\'\n')
@@ -311,6 +316,7 @@ def main() -> int:
         say(f"otp-local: the handlers failed to start: {exc}")
         emulator.stop()
         return 2
+    api.settings = settings
     url = f"http://127.0.0.1:{api.server_address[1]}"
     banner(url, emulator.url, workers, api.open_endpoints)
     serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)

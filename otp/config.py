@@ -16,6 +16,8 @@ from otp.errors import ConfigurationError
 # RFC check (email_validator, about 40 ms to import) runs in sender_problem(), which the local
 # runner and `make package` call; SES itself refuses a sender it has not verified.
 _SENDER_SHAPE = re.compile(r"^[!-?A-~]{1,64}@(?=.{1,253}$)[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
+# A host name the browser will match against the page's origin: lower-case labels, at least one dot.
+_HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 _SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
 _BRAND = re.compile(r"^[^\x00-\x1f\x7f]{1,40}$")
 
@@ -42,6 +44,18 @@ class Settings(BaseModel):
     email_sender: Annotated[str | None, Field(alias="OTP_EMAIL_SENDER", max_length=320)] = None
     brand_name: Annotated[str, Field(alias="OTP_BRAND_NAME")] = "OTP Service"
     sms_sender_id: Annotated[str | None, Field(alias="OTP_SMS_SENDER_ID")] = None
+    default_locale: Annotated[str, Field(alias="OTP_DEFAULT_LOCALE")] = "en"
+    sms_template: Annotated[str | None, Field(alias="OTP_SMS_TEMPLATE", max_length=640)] = None
+    webotp_domain: Annotated[str | None, Field(alias="OTP_WEBOTP_DOMAIN", pattern=_HOSTNAME, max_length=253)] = None
+    android_app_hash: Annotated[str | None, Field(alias="OTP_ANDROID_APP_HASH", pattern=r"^[A-Za-z0-9+/]{11}$")] = None
+    sms_max_price: Annotated[str | None, Field(alias="OTP_SMS_MAX_PRICE", pattern=r"^[0-9]{1,4}(\.[0-9]{1,5})?$")] = (
+        None
+    )
+    sms_entity_id: Annotated[str | None, Field(alias="OTP_SMS_ENTITY_ID", pattern=r"^[0-9A-Za-z]{1,40}$")] = None
+    sms_template_id: Annotated[str | None, Field(alias="OTP_SMS_TEMPLATE_ID", pattern=r"^[0-9A-Za-z]{1,40}$")] = None
+    ses_configuration_set: Annotated[
+        str | None, Field(alias="OTP_SES_CONFIGURATION_SET", pattern=r"^[A-Za-z0-9_-]{1,64}$")
+    ] = None
 
     @field_validator("sms_allowed_countries", mode="before")
     @classmethod
@@ -71,6 +85,25 @@ class Settings(BaseModel):
     def _check_brand(cls, value: str) -> str:
         if not _BRAND.match(value):
             raise ValueError("must be 1 to 40 printable characters")
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _a_built_in_language(cls, value: str) -> str:
+        from otp.messages import catalog
+
+        if value not in catalog():
+            raise ValueError(f"has no message file; built in: {', '.join(sorted(catalog()))}")
+        return value
+
+    @field_validator("sms_template")
+    @classmethod
+    def _a_usable_template(cls, value: str | None) -> str | None:
+        from otp.messages import template_problem
+
+        problem = template_problem(value) if value is not None else None
+        if problem:
+            raise ValueError(problem)
         return value
 
     @field_validator("sms_sender_id")

@@ -26,7 +26,7 @@ from otp.errors import (
     RateLimited,
 )
 from otp.models import MAX_BODY_BYTES, GenerateResponse, VerificationResponse, VerifyResponse
-from otp.observability import count, error_metric, logger, metric_for
+from otp.observability import count, error_metric, logger, metric_for, observe
 
 if TYPE_CHECKING:  # each function imports only its own use cases
     from otp.use_cases.check_code import VerifiedCode
@@ -175,6 +175,8 @@ def _json(status: int, model: BaseModel) -> Response:
 
 def created(issued: IssuedCode) -> Response:
     count(issued.channel, *(("IdempotentReplay",) if issued.replayed else ("CodeGenerated", "CodeDelivered")))
+    if issued.sms_segments is not None and not issued.replayed:
+        observe(issued.channel, "SmsSegments", issued.sms_segments)
     return _json(
         201,
         GenerateResponse(
@@ -185,6 +187,7 @@ def created(issued: IssuedCode) -> Response:
             expires_at=_iso(issued.expires_at),
             expires_in=issued.expires_in,
             resend_after=issued.resend_after,
+            locale=issued.locale,
         ),
     )
 

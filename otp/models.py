@@ -39,6 +39,15 @@ class GenerateRequest(_Strict):
     channel: Annotated[Literal["sms", "email"], Field(description="How to deliver the code.")]
     destination: DestinationText
     purpose: Purpose = "default"
+    locale: Annotated[
+        str | None,
+        Field(
+            max_length=64,
+            description="BCP 47 language of the message (es, pt-BR, hi). The closest built-in language is used "
+            "(pt-BR, then pt, then the service's default); a malformed tag is a 400.",
+            examples=["pt-BR", "hi"],
+        ),
+    ] = None
     client_ip: Annotated[
         str | None,
         Field(
@@ -83,6 +92,7 @@ class GenerateResponse(BaseModel):
     expires_at: Annotated[str, Field(description="ISO 8601, UTC.")]
     expires_in: Annotated[int, Field(description="Seconds until the code expires.")]
     resend_after: Annotated[int, Field(description="Seconds until another code may be sent to this destination.")]
+    locale: Annotated[str, Field(description="The language the message was written in.")]
 
 
 class VerifyResponse(BaseModel):

@@ -39,6 +39,7 @@ METRICS = frozenset(
         "EndUserIpMissing",
         "VerificationRead",
         "VerificationCanceled",
+        "SmsSegments",
         *(f"RateLimitedBy{_camel(limit)}" for limit in REFUSAL_LIMITS),
         *_error_metrics(),
     }
@@ -53,6 +54,14 @@ def metric_for(limit: str) -> str:
 def error_metric(code: str) -> str:
     """The metric that counts one error code of the contract: rate_limited -> RateLimited."""
     return _camel(code)
+
+
+def observe(channel: str, name: str, value: float) -> None:
+    """One data point of ``name`` with its value (SmsSegments: how many segments an SMS was billed as)."""
+    if name not in METRICS:
+        raise ValueError(f"not in the metric catalog: {name}")
+    metrics.add_dimension("channel", channel)
+    metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
 
 def count(channel: str, *names: str) -> None:

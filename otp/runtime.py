@@ -56,6 +56,10 @@ def generate_dependencies(settings: Settings) -> Dependencies:
         functools.partial(client, "sesv2"),
         email_sender=settings.email_sender,
         sms_sender_id=settings.sms_sender_id,
+        sms_max_price=settings.sms_max_price,
+        sms_entity_id=settings.sms_entity_id,
+        sms_template_id=settings.sms_template_id,
+        ses_configuration_set=settings.ses_configuration_set,
     )
     return _before_snapshot(deps, ["dynamodb", "kms", "sns", *(["sesv2"] if settings.email_enabled else [])])
 

@@ -18,6 +18,10 @@ class AwsMessageSender:
         ses_client: Callable[[], Any],
         email_sender: str | None,
         sms_sender_id: str | None = None,
+        sms_max_price: str | None = None,
+        sms_entity_id: str | None = None,
+        sms_template_id: str | None = None,
+        ses_configuration_set: str | None = None,
     ) -> None:
         self._sns = sns_client
         self._ses = ses_client
@@ -26,9 +30,22 @@ class AwsMessageSender:
             # Transactional gets the highest delivery reliability and bypasses marketing opt-out rules.
             "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
         }
-        if sms_sender_id:
-            attributes["AWS.SNS.SMS.SenderID"] = {"DataType": "String", "StringValue": sms_sender_id}
+        optional = {
+            "AWS.SNS.SMS.SenderID": sms_sender_id,
+            # SNS drops a message that would cost more than this (USD), instead of sending it.
+            "AWS.SNS.SMS.MaxPrice": sms_max_price,
+            # India DLT: the registered principal entity and template; unregistered traffic is not delivered.
+            "AWS.MM.SMS.EntityId": sms_entity_id,
+            "AWS.MM.SMS.TemplateId": sms_template_id,
+        }
+        for name, value in optional.items():
+            if value:
+                attributes[name] = {
+                    "DataType": "Number" if name.endswith("MaxPrice") else "String",
+                    "StringValue": value,
+                }
         self._sms_attributes = attributes
+        self._ses_extra = {"ConfigurationSetName": ses_configuration_set} if ses_configuration_set else {}
 
     def send_sms(self, phone_number: str, text: str) -> None:
         try:
@@ -52,6 +69,7 @@ class AwsMessageSender:
                         },
                     }
                 },
+                **self._ses_extra,
             )
         except (ClientError, BotoCoreError) as exc:
             raise DeliveryRefused(f"ses:SendEmail {describe_error(exc)}") from None

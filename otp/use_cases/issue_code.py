@@ -10,7 +10,7 @@ from otp.codes import generate_code
 from otp.destinations import Channel, Destination, normalize
 from otp.errors import DeliveryFailed, InvalidRequest, RateLimited
 from otp.keys import new_verification_id
-from otp.messages import email_message, sms_text
+from otp.messages import MalformedLocale, render_email, render_sms, resolve_locale
 from otp.ports import DeliveryRefused, DependencyFailure, PendingCode
 from otp.use_cases import Dependencies, answering_503
 
@@ -24,6 +24,7 @@ class IssueRequest:
     purpose: str = "default"
     # The end user's address as far as this service can trust it; None applies no per-IP limit.
     end_user_ip: str | None = None
+    locale: str | None = None  # BCP 47, as the caller asked
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,8 @@ class IssuedCode:
     expires_at: int
     expires_in: int
     resend_after: int
+    locale: str = "en"  # the language the message was written in
+    sms_segments: int | None = None  # what the SMS is billed as; None for email
     replayed: bool = False  # answered from an Idempotency-Key record; nothing was sent
 
 
@@ -43,6 +46,10 @@ def issue_code(deps: Dependencies, request: IssueRequest) -> IssuedCode:
     if request.channel == "email" and not settings.email_enabled:
         raise InvalidRequest.for_field("channel", "email delivery is not configured on this service")
     destination = normalize(request.channel, request.destination, settings.sms_allowed_countries)
+    try:
+        locale = resolve_locale(request.locale, settings.default_locale)
+    except MalformedLocale:
+        raise InvalidRequest.for_field("locale", "is not a BCP 47 language tag (such as es, pt-BR or hi)") from None
     now = deps.now()
     log.info(
         "code requested",
@@ -51,7 +58,7 @@ def issue_code(deps: Dependencies, request: IssueRequest) -> IssuedCode:
     with answering_503("generate"):
         record_key = deps.digests.record_key(destination)
         _take_send_allowance(deps, destination, record_key, request.end_user_ip, now)
-        return _issue(deps, destination, record_key, request.purpose, now)
+        return _issue(deps, destination, record_key, request.purpose, locale, now)
 
 
 def _take_send_allowance(
@@ -69,7 +76,9 @@ def _take_send_allowance(
         raise RateLimited(refused.free_at - now, limits=refused.limits)
 
 
-def _issue(deps: Dependencies, destination: Destination, record_key: str, purpose: str, now: int) -> IssuedCode:
+def _issue(
+    deps: Dependencies, destination: Destination, record_key: str, purpose: str, locale: str, now: int
+) -> IssuedCode:
     settings = deps.settings
     assert deps.cipher is not None and deps.sender is not None, "generate is wired with a cipher and a sender"
     verification_id = new_verification_id(record_key, purpose)
@@ -91,11 +100,22 @@ def _issue(deps: Dependencies, destination: Destination, record_key: str, purpos
         keep_until=now + policy.record_lifetime(settings),
         forget_before=now - policy.RECORD_GRACE_SECONDS,
     )
+    segments = None
     try:
         if destination.channel == "sms":
-            deps.sender.send_sms(destination.address, sms_text(code, settings.brand_name, settings.ttl_seconds))
+            sms = render_sms(
+                locale,
+                code,
+                settings.brand_name,
+                settings.ttl_seconds,
+                template=settings.sms_template,
+                webotp_domain=settings.webotp_domain,
+                android_app_hash=settings.android_app_hash,
+            )
+            segments = sms.segments
+            deps.sender.send_sms(destination.address, sms.text)
         else:
-            message = email_message(code, settings.brand_name, settings.ttl_seconds)
+            message = render_email(locale, code, settings.brand_name, settings.ttl_seconds)
             deps.sender.send_email(destination.address, message.subject, message.text, message.html)
     except DeliveryRefused as exc:
         _withdraw(deps, record_key, pending, reason=str(exc))
@@ -108,6 +128,8 @@ def _issue(deps: Dependencies, destination: Destination, record_key: str, purpos
             "destination": destination.masked,
             # The ISO country, never the number: the dashboard's conversion by country reads it.
             "country": destination.region,
+            "locale": locale,
+            "sms_segments": segments,
         },
     )
     return IssuedCode(
@@ -118,6 +140,8 @@ def _issue(deps: Dependencies, destination: Destination, record_key: str, purpos
         expires_at=expires_at,
         expires_in=settings.ttl_seconds,
         resend_after=settings.resend_cooldown_seconds,
+        locale=locale,
+        sms_segments=segments,
     )
 
 

@@ -125,9 +125,14 @@ def test_generate_verify_and_read_back_from_the_deployed_zip(artifact, environme
 
         # An email from a zip without dnspython: email-validator never needs it here.
         emailed = functions["generate"].invoke(
-            http_api_event("POST", "/generate", json.dumps({"channel": "email", "destination": "ada@example.com"}))
+            http_api_event(
+                "POST",
+                "/generate",
+                json.dumps({"channel": "email", "destination": "ada@example.com", "locale": "pt-BR"}),
+            )
         )
         assert emailed["statusCode"] == 201, emailed
+        assert json.loads(emailed["body"])["locale"] == "pt"  # langcodes and the message files are in the zip
         assert not (artifact.task / "dns").exists()
         for name, function in functions.items():
             # Everything it imported came from the three folders Lambda provides, none from this checkout.

@@ -251,6 +251,14 @@ def test_environment_carries_every_setting_wired_from_the_resources(resources):
             "OTP_MAX_FAILURES_PER_DESTINATION": "20",
             "OTP_FAILURE_WINDOW_SECONDS": "86400",
             "OTP_REQUIRE_VERIFICATION_ID": "false",
+            "OTP_DEFAULT_LOCALE": "en",
+            "OTP_SMS_TEMPLATE": "",
+            "OTP_WEBOTP_DOMAIN": "",
+            "OTP_ANDROID_APP_HASH": "",
+            "OTP_SMS_MAX_PRICE": "",
+            "OTP_SMS_ENTITY_ID": "",
+            "OTP_SMS_TEMPLATE_ID": "",
+            "OTP_SES_CONFIGURATION_SET": "",
             "OTP_SMS_ALLOWED_COUNTRIES": "*",
             "OTP_BRAND_NAME": "OTP Service",
             "OTP_SMS_SENDER_ID": "",
@@ -261,7 +269,8 @@ def test_the_zip_holds_only_our_code_and_pure_python_dependencies(packaged):
     [archive] = packaged.glob("*.zip")
     names = zipfile.ZipFile(archive).namelist()
     top = {name.split("/")[0] for name in names}
-    assert {"handlers", "otp", "phonenumbers", "email_validator"} <= top
+    assert {"handlers", "otp", "phonenumbers", "email_validator", "langcodes", "gsm0338"} <= top
+    assert "otp/messages/locales/hi.json" in names  # the message files travel with the code
     for unwanted in (
         "boto3",
         "botocore",

@@ -24,7 +24,7 @@ def test_sms_code_is_generated_encrypted_stored_and_delivered(api, aws):
     assert "code" not in reply.body
     [(phone, text)] = aws.sms()
     assert phone == GOOD_IN
-    assert "OTP Service" in text and "5 minutes" in text
+    assert "OTP Service" in text and "5 min" in text
     code = api.last_code(GOOD_IN)
     assert code not in json.dumps(reply.body)
 
