@@ -49,7 +49,7 @@ class DynamoDbStore:
     # ---- sends ---------------------------------------------------------------------------------
 
     def take_send(self, plan: SendPlan, now: int) -> SendRefusal | None:
-        destination = self._destination_update(plan, now)
+        destination = _destination_limits_update(self._table, plan, now)
         if plan.ip_key is None or plan.ip_sends is None:
             try:
                 with _translated("UpdateItem"):
@@ -57,64 +57,13 @@ class DynamoDbStore:
             except _ConditionFailed as refused:
                 return SendRefusal(*_destination_refusal(plan, refused.item or {}, now))
             return None
-        ip_update = {
-            "TableName": self._table,
-            "Key": {"id": {"S": f"{plan.ip_key}#{plan.ip_sends.bucket}"}},
-            "UpdateExpression": "SET sends = if_not_exists(sends, :zero) + :one, expiry = :resets, kind = :kind",
-            "ConditionExpression": "attribute_not_exists(id) OR sends < :limit",
-            "ExpressionAttributeValues": {
-                ":zero": _n(0),
-                ":one": _n(1),
-                ":limit": _n(plan.ip_sends.limit),
-                ":resets": _n(plan.ip_sends.resets_at),
-                ":kind": {"S": "ip_quota"},
-            },
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
+        ip_update = _ip_counter_update(self._table, plan)
         try:
             with _translated("TransactWriteItems"):
                 self._client().transact_write_items(TransactItems=[{"Update": destination}, {"Update": ip_update}])
         except _TransactionCanceled as canceled:
             return _transaction_refusal(plan, canceled.reasons, now)
         return None
-
-    def _destination_update(self, plan: SendPlan, now: int) -> dict[str, Any]:
-        sets = [
-            "kind = :kind",
-            "codes = if_not_exists(codes, :empty)",
-            "replaced = if_not_exists(replaced, :empty)",
-            "ciphers = if_not_exists(ciphers, :empty)",
-            "expiry = :keep",
-        ]
-        fails = plan.failures
-        conditions = ["(attribute_not_exists(#fails) OR #fails < :fail_limit)"]
-        names = {"#fails": f"fails_{fails.bucket}", "#fails_1": f"fails_{fails.bucket - 1}"}
-        values: dict[str, Any] = {
-            ":kind": {"S": "destination"},
-            ":empty": _EMPTY_MAP,
-            ":keep": _n(plan.keep_until),
-            ":fail_limit": _n(fails.limit),
-        }
-        removes = ["#fails_1"]
-        if plan.cooldown_until is not None:
-            sets.append("next_send_at = :until")
-            conditions.append("(attribute_not_exists(next_send_at) OR next_send_at <= :now)")
-            values.update({":until": _n(plan.cooldown_until), ":now": _n(now)})
-        if plan.sends is not None:
-            sets.append("#sends = if_not_exists(#sends, :zero) + :one")
-            conditions.append("(attribute_not_exists(#sends) OR #sends < :send_limit)")
-            names.update({"#sends": f"sends_{plan.sends.bucket}", "#sends_1": f"sends_{plan.sends.bucket - 1}"})
-            values.update({":zero": _n(0), ":one": _n(1), ":send_limit": _n(plan.sends.limit)})
-            removes.append("#sends_1")
-        return {
-            "TableName": self._table,
-            "Key": {"id": {"S": plan.record_key}},
-            "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
-            "ConditionExpression": " AND ".join(conditions),
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": values,
-            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-        }
 
     # ---- codes ---------------------------------------------------------------------------------
 
@@ -270,6 +219,68 @@ class DynamoDbStore:
         except _ConditionFailed as refused:
             return False, _record(refused.item)
         return True, _record(response["Attributes"])
+
+
+# ---- the send limits' updates ---------------------------------------------------------------------
+
+
+def _destination_limits_update(table: str, plan: SendPlan, now: int) -> dict[str, Any]:
+    """One conditional update that takes the cooldown, the send window and the failure bound at once."""
+    sets = [
+        "kind = :kind",
+        "codes = if_not_exists(codes, :empty)",
+        "replaced = if_not_exists(replaced, :empty)",
+        "ciphers = if_not_exists(ciphers, :empty)",
+        "expiry = :keep",
+    ]
+    fails = plan.failures
+    conditions = ["(attribute_not_exists(#fails) OR #fails < :fail_limit)"]
+    names = {"#fails": f"fails_{fails.bucket}", "#fails_1": f"fails_{fails.bucket - 1}"}
+    values: dict[str, Any] = {
+        ":kind": {"S": "destination"},
+        ":empty": _EMPTY_MAP,
+        ":keep": _n(plan.keep_until),
+        ":fail_limit": _n(fails.limit),
+    }
+    removes = ["#fails_1"]
+    if plan.cooldown_until is not None:
+        sets.append("next_send_at = :until")
+        conditions.append("(attribute_not_exists(next_send_at) OR next_send_at <= :now)")
+        values.update({":until": _n(plan.cooldown_until), ":now": _n(now)})
+    if plan.sends is not None:
+        sets.append("#sends = if_not_exists(#sends, :zero) + :one")
+        conditions.append("(attribute_not_exists(#sends) OR #sends < :send_limit)")
+        names.update({"#sends": f"sends_{plan.sends.bucket}", "#sends_1": f"sends_{plan.sends.bucket - 1}"})
+        values.update({":zero": _n(0), ":one": _n(1), ":send_limit": _n(plan.sends.limit)})
+        removes.append("#sends_1")
+    return {
+        "TableName": table,
+        "Key": {"id": {"S": plan.record_key}},
+        "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+        "ConditionExpression": " AND ".join(conditions),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values,
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
+
+
+def _ip_counter_update(table: str, plan: SendPlan) -> dict[str, Any]:
+    """The end user's hourly counter, charged in the same transaction as the destination's limits."""
+    assert plan.ip_key is not None and plan.ip_sends is not None
+    return {
+        "TableName": table,
+        "Key": {"id": {"S": f"{plan.ip_key}#{plan.ip_sends.bucket}"}},
+        "UpdateExpression": "SET sends = if_not_exists(sends, :zero) + :one, expiry = :resets, kind = :kind",
+        "ConditionExpression": "attribute_not_exists(id) OR sends < :limit",
+        "ExpressionAttributeValues": {
+            ":zero": _n(0),
+            ":one": _n(1),
+            ":limit": _n(plan.ip_sends.limit),
+            ":resets": _n(plan.ip_sends.resets_at),
+            ":kind": {"S": "ip_quota"},
+        },
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+    }
 
 
 # ---- error translation, in one place -------------------------------------------------------------
