@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = json.loads((ROOT / "openapi.json").read_text())
-EXAMPLES = int(os.environ.get("OTP_FUZZ_EXAMPLES", "500"))
+EXAMPLES = int(os.environ.get("OTP_FUZZ_EXAMPLES", "300"))
 SENT = {"/generate": 0, "/verify": 0, "/verifications/{verification_id}": 0}
 VERIFICATION = "/verifications/{verification_id}"
 
