@@ -25,15 +25,19 @@ help:
 	@echo "make bench    measure cold start, AWS calls, latency, package size and cost"
 	@echo "make fuzz     a longer fuzz run against the local runner"
 
+# --no-compile: pip would compile every module of every package (moto alone has hundreds), which
+# takes most of an install; Python compiles the few that are imported, once, on first use.
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
+
 # Everything: tests, linters, packaging. `make run` needs only the smaller set below.
 $(PYTHON_STAMP): requirements.txt requirements-run.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@ $(RUN_STAMP)
 
 $(RUN_STAMP): requirements.txt requirements-run.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-run.txt
+	$(PIP_INSTALL) -r requirements-run.txt
 	@touch $@
 
 venv: $(PYTHON_STAMP)
