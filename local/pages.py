@@ -33,21 +33,14 @@ def swagger_asset(name: str) -> bytes | None:
 def messages_page(settings: object) -> str:
     """Every language's SMS and email as the current settings render them, with segment counts."""
     from otp.config import Settings
-    from otp.messages import catalog, render_email, render_sms
+    from otp.messages import catalog, render_email
+    from otp.policy import sms_for
 
     assert isinstance(settings, Settings)
     sample = "4" * settings.code_length
     rows = []
     for locale in sorted(catalog()):
-        sms = render_sms(
-            locale,
-            sample,
-            settings.brand_name,
-            settings.ttl_seconds,
-            template=settings.sms_template,
-            webotp_domain=settings.webotp_domain,
-            android_app_hash=settings.android_app_hash,
-        )
+        sms = sms_for(settings, locale, sample)
         email = render_email(locale, sample, settings.brand_name, settings.ttl_seconds)
         warning = "" if sms.segments == 1 else ' class="over"'
         rows.append(

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import ipaddress
+from typing import TYPE_CHECKING
 
 from otp.config import Settings
+
+if TYPE_CHECKING:  # verify and status never load the message texts
+    from otp.messages import Sms
 from otp.ports import AttemptLimits, SendPlan, Window
 
 # Expired and used codes stay this long before DynamoDB TTL may purge them, so that a late
@@ -59,6 +63,21 @@ def attempt_limits(settings: Settings, now: int) -> AttemptLimits:
     failures = failure_window(settings, now)
     cap = settings.max_failures_per_destination + settings.max_attempts
     return AttemptLimits(max_attempts=settings.max_attempts, failures=Window(failures.bucket, cap, failures.resets_at))
+
+
+def sms_for(settings: Settings, locale: str, code: str) -> Sms:
+    """The SMS as this service's settings write it: language or template, brand, validity, autofill lines."""
+    from otp.messages import render_sms
+
+    return render_sms(
+        locale,
+        code,
+        settings.brand_name,
+        settings.ttl_seconds,
+        template=settings.sms_template,
+        webotp_domain=settings.webotp_domain,
+        android_app_hash=settings.android_app_hash,
+    )
 
 
 def encryption_context(record_key: str, verification_id: str, purpose: str) -> dict[str, str]:

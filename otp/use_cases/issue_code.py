@@ -10,7 +10,7 @@ from otp.codes import generate_code
 from otp.destinations import Channel, Destination, normalize
 from otp.errors import DeliveryFailed, InvalidRequest, RateLimited
 from otp.keys import new_verification_id
-from otp.messages import MalformedLocale, render_email, render_sms, resolve_locale
+from otp.messages import MalformedLocale, render_email, resolve_locale
 from otp.ports import DeliveryRefused, DependencyFailure, PendingCode
 from otp.use_cases import Dependencies, answering_503
 
@@ -103,15 +103,7 @@ def _issue(
     segments = None
     try:
         if destination.channel == "sms":
-            sms = render_sms(
-                locale,
-                code,
-                settings.brand_name,
-                settings.ttl_seconds,
-                template=settings.sms_template,
-                webotp_domain=settings.webotp_domain,
-                android_app_hash=settings.android_app_hash,
-            )
+            sms = policy.sms_for(settings, locale, code)
             segments = sms.segments
             deps.sender.send_sms(destination.address, sms.text)
         else:
