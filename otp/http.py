@@ -122,10 +122,10 @@ def _prepare(event: dict[str, Any]) -> dict[str, Any]:
         raise InvalidRequest.for_field("body", "must be UTF-8 encoded JSON") from None
     try:
         # Parsed here first because 4 KiB of brackets nest deeper than the decoder recurses.
-        parsed = json.loads(text) if text.strip() else None
+        parsed = json.loads(text) if text.strip() else {}
     except (ValueError, RecursionError):
         raise InvalidRequest.for_field("body", "is not valid JSON") from None
-    if text.strip() and not isinstance(parsed, dict):
+    if not isinstance(parsed, dict):
         # An array holding a valid object is not a request, whatever it holds.
         raise InvalidRequest.for_field("body", "must be a JSON object")
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}

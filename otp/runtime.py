@@ -35,14 +35,21 @@ def _before_snapshot(deps: Dependencies, services: list[str]) -> Dependencies:
     return deps
 
 
+_kms = functools.partial(client, "kms")
+
+
 def _base(settings: Settings) -> Dependencies:
     assert settings.kms_key_id is not None and settings.digest_key_id is not None  # load_settings requires them
-    kms = functools.partial(client, "kms")
     return Dependencies(
         settings=settings,
         store=DynamoDbStore(settings.table_name, functools.partial(client, "dynamodb")),
-        digests=Digests(KmsSecretDeriver(settings.digest_key_id, kms)),
+        digests=Digests(KmsSecretDeriver(settings.digest_key_id, _kms)),
     )
+
+
+def _cipher(settings: Settings) -> KmsCipher:
+    assert settings.kms_key_id is not None  # load_settings requires it
+    return KmsCipher(settings.kms_key_id, _kms)
 
 
 def generate_dependencies(settings: Settings) -> Dependencies:
@@ -50,7 +57,7 @@ def generate_dependencies(settings: Settings) -> Dependencies:
     from otp.aws.delivery import AwsMessageSender
 
     deps = _base(settings)
-    deps.cipher = KmsCipher(settings.kms_key_id or "", functools.partial(client, "kms"))
+    deps.cipher = _cipher(settings)
     deps.sender = AwsMessageSender(
         functools.partial(client, "sns"),
         functools.partial(client, "sesv2"),
@@ -67,7 +74,7 @@ def generate_dependencies(settings: Settings) -> Dependencies:
 def verify_dependencies(settings: Settings) -> Dependencies:
     """No sender: the verify function never creates an SNS or SES client."""
     deps = _base(settings)
-    deps.cipher = KmsCipher(settings.kms_key_id or "", functools.partial(client, "kms"))
+    deps.cipher = _cipher(settings)
     return _before_snapshot(deps, ["dynamodb", "kms"])
 
 
