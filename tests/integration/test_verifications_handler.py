@@ -210,3 +210,13 @@ def test_a_required_verification_id_stops_strangers_spending_attempts(make_api):
     assert api.verify({"destination": GOOD_US, "code": wrong_code(code), "verification_id": other_vid}).status == 404
     assert api.status(vid).body["attempts_remaining"] == 5
     assert api.verify({"destination": GOOD_US, "code": code, "verification_id": vid}).status == 200
+
+
+def test_a_code_superseded_twice_since_reads_as_not_found(lifecycle):
+    # The record keeps one replaced code per purpose (README: "a code superseded twice since is 404").
+    api = lifecycle()
+    first, _ = started(api)
+    second, _ = started(api)
+    started(api)
+    assert api.status(second).body["status"] == "superseded"
+    assert api.status(first).status == 404

@@ -51,3 +51,16 @@ def test_verification_ids_are_unguessable_and_unique():
     ids = {codes.new_verification_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(len(i) == 36 and i.startswith("vrf_") for i in ids)
+
+
+def test_no_module_of_the_service_uses_the_random_module():
+    # SECURITY.md: nothing random is drawn at import time, and only `secrets` draws at all, so
+    # SnapStart copies of one snapshot never share a code.
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    sources = [*root.joinpath("otp").rglob("*.py"), *root.joinpath("handlers").rglob("*.py")]
+    assert sources
+    for source in sources:
+        text = source.read_text()
+        assert "import random" not in text and "from random" not in text, source

@@ -88,3 +88,13 @@ def test_digests_are_hmac_sha256_of_the_identity():
     number = normalize_phone("+14155552671")
     expected = hmac.new(secret, b"destination\x00" + number.identity.encode(), hashlib.sha256).hexdigest()[:32]
     assert Digests(CountingDeriver(secret)).record_key(number) == "dest#" + expected
+
+
+def test_ids_carry_88_random_bits_beside_the_record():
+    import base64
+
+    key = "dest#" + "cd" * 16
+    locators = [base64.urlsafe_b64decode(new_verification_id(key, "login")[4:40]) for _ in range(200)]
+    assert {len(locator) for locator in locators} == {27}
+    assert {locator[:16].hex() for locator in locators} == {"cd" * 16}
+    assert len({locator[16:] for locator in locators}) == 200  # 11 bytes from secrets, never repeated
