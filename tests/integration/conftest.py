@@ -97,9 +97,10 @@ def aws(monkeypatch: pytest.MonkeyPatch, serialized_emulator: None) -> Iterator[
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    from otp.aws.clients import reset_clients
+    from otp.aws.clients import renew_after_restore
 
-    reset_clients()
+    # New clients for every test (fault hooks live on them), from models parsed once per run.
+    renew_after_restore()
     with mock_aws():
         import boto3
 
@@ -118,7 +119,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, serialized_emulator: None) -> Iterator[
         digest_key_id = kms.create_key(KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC")["KeyMetadata"]["KeyId"]
         boto3.client("ses", region_name=REGION).verify_email_identity(EmailAddress=SENDER)
         yield Aws(region=REGION, key_id=key_id, digest_key_id=digest_key_id)
-    reset_clients()
+    renew_after_restore()
 
 
 @dataclass
