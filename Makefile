@@ -51,6 +51,7 @@ node: $(NODE_STAMP)
 lint: venv
 	$(PY) -m ruff check .
 	$(PY) -m ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) -m mypy
 
 typecheck: venv

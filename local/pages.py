@@ -33,8 +33,8 @@ def swagger_asset(name: str) -> bytes | None:
 def messages_page(settings: object) -> str:
     """Every language's SMS and email as the current settings render them, with segment counts."""
     from otp.config import Settings
+    from otp.domain.outgoing import sms_for
     from otp.messages import catalog, render_email
-    from otp.policy import sms_for
 
     assert isinstance(settings, Settings)
     sample = "4" * settings.code_length

@@ -262,7 +262,7 @@ def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     from otp.config import load_settings, sender_problem
-    from otp.errors import ConfigurationError
+    from otp.domain.errors import ConfigurationError
 
     try:
         port = int(os.environ.get("PORT", "3000"))

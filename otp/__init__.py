@@ -1,5 +1,7 @@
-"""One-time-password service: the shared package behind the /generate and /verify Lambdas.
+"""One-time-password service: the package behind the generate, verify and verifications Lambdas.
 
-The domain modules (config, codes, destinations, verification, service, errors, models) never
-import boto3; the AWS adapters live in ``otp.aws`` behind the interfaces in ``otp.ports``.
+Layers, outermost first: ``handlers`` -> ``otp.bootstrap`` -> ``otp.http`` -> ``otp.use_cases`` ->
+``otp.domain`` (with ``otp.messages`` and ``otp.config``). ``otp.aws`` holds the adapters behind the
+domain's ports and is reached only through the bootstrap. import-linter checks these rules
+(``[tool.importlinter]`` in pyproject.toml); docs/architecture.md draws them.
 """

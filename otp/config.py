@@ -10,7 +10,7 @@ from typing import Annotated
 import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from otp.errors import ConfigurationError
+from otp.domain.errors import ConfigurationError
 
 # A cheap shape check at cold start: one @, a dotted domain, printable ASCII, no spaces. The full
 # RFC check (email_validator, about 40 ms to import) runs in sender_problem(), which the local

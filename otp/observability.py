@@ -5,6 +5,8 @@ from __future__ import annotations
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from otp.domain.limits import REASONS
+
 # Every otp.* module logs through the standard library; naming this logger "otp" makes them all
 # inherit its JSON formatter and Lambda context keys.
 logger = Logger(service="otp")
@@ -16,7 +18,7 @@ def _camel(snake: str) -> str:
 
 
 def _error_metrics() -> set[str]:
-    from otp import errors
+    from otp.domain import errors
 
     classes = [errors.OtpError]
     found = set()
@@ -29,7 +31,6 @@ def _error_metrics() -> set[str]:
 
 # Every metric this service can emit (namespace OtpService, dimension channel). The dashboard and
 # the alarms may name only these; a test checks it against serverless.yml.
-REFUSAL_LIMITS = ("cooldown", "destination_window", "failure_limit", "source_ip", "conflict")
 METRICS = frozenset(
     {
         "CodeGenerated",
@@ -40,15 +41,15 @@ METRICS = frozenset(
         "VerificationRead",
         "VerificationCanceled",
         "SmsSegments",
-        *(f"RateLimitedBy{_camel(limit)}" for limit in REFUSAL_LIMITS),
+        *(f"RateLimitedBy{_camel(reason)}" for reason in REASONS),
         *_error_metrics(),
     }
 )
 
 
-def metric_for(limit: str) -> str:
-    """The metric that counts refusals by one send limit."""
-    return f"RateLimitedBy{_camel(limit)}"
+def metric_for(reason: str) -> str:
+    """The metric that counts refusals for one of the contract's 429 reasons."""
+    return f"RateLimitedBy{_camel(reason)}"
 
 
 def error_metric(code: str) -> str:

@@ -13,23 +13,24 @@ import json
 import threading
 from dataclasses import dataclass, field
 
-from otp.ports import (
+from otp.bootstrap import Adapters
+from otp.domain.entities import (
     AttemptLimits,
     AttemptReservation,
-    CiphertextMismatch,
     DestinationRecord,
-    PendingCode,
+    SendOutcome,
     SendPlan,
-    SendRefusal,
+    StoredCode,
 )
+from otp.domain.ports import CiphertextMismatch, DeliveryRefused
 
 PURPOSES_BEFORE_PRUNING = 8
 
 
 @dataclass
 class _Record:
-    codes: dict[str, PendingCode] = field(default_factory=dict)
-    replaced: dict[str, PendingCode] = field(default_factory=dict)
+    codes: dict[str, StoredCode] = field(default_factory=dict)
+    replaced: dict[str, StoredCode] = field(default_factory=dict)
     next_send_at: int = 0
     sends: dict[int, int] = field(default_factory=dict)
     failures: dict[int, int] = field(default_factory=dict)
@@ -45,7 +46,7 @@ class _Record:
         )
 
 
-def _live(code: PendingCode | None) -> bool:
+def _live(code: StoredCode | None) -> bool:
     return code is not None and code.consumed_at is None and code.canceled_at is None
 
 
@@ -55,36 +56,35 @@ class InMemoryStore:
         self.ip_sends: dict[str, int] = {}
         self._lock = threading.Lock()
 
-    def take_send(self, plan: SendPlan, now: int) -> SendRefusal | None:
+    def take_send(self, plan: SendPlan, now: int) -> SendOutcome:
+        """The conditions DynamoDB's write evaluates, and on refusal the state they saw: no policy here."""
         with self._lock:
             record = self.records.get(plan.record_key) or _Record()
-            moments, names = [now + 1], []
-            if plan.cooldown_until is not None and record.next_send_at > now:
-                moments.append(record.next_send_at)
-                names.append("cooldown")
-            if plan.sends is not None and record.sends.get(plan.sends.bucket, 0) >= plan.sends.limit:
-                moments.append(plan.sends.resets_at)
-                names.append("destination_window")
-            if record.failures.get(plan.failures.bucket, 0) >= plan.failures.limit:
-                moments.append(plan.failures.resets_at)
-                names.append("failure_limit")
-            ip_counter = f"{plan.ip_key}#{plan.ip_sends.bucket}" if plan.ip_key and plan.ip_sends else None
-            if ip_counter and plan.ip_sends and self.ip_sends.get(ip_counter, 0) >= plan.ip_sends.limit:
-                moments.append(plan.ip_sends.resets_at)
-                names.append("source_ip")
-            if names:
-                return SendRefusal(free_at=max(moments), limits=tuple(names))
+            destination_ok = (
+                (plan.cooldown_until is None or record.next_send_at <= now)
+                and (plan.sends is None or record.sends.get(plan.sends.bucket, 0) < plan.sends.limit)
+                and record.failures.get(plan.failures.bucket, 0) < plan.failures.limit
+            )
+            ip_counter = f"{plan.ip.key}#{plan.ip.window.bucket}" if plan.ip else None
+            ip_sends = self.ip_sends.get(ip_counter, 0) if ip_counter else 0
+            ip_ok = plan.ip is None or ip_sends < plan.ip.window.limit
+            if not (destination_ok and ip_ok):
+                return SendOutcome(
+                    taken=False,
+                    record=None if destination_ok else record.snapshot(),
+                    ip_sends=None if ip_ok else ip_sends,
+                )
             if plan.cooldown_until is not None:
                 record.next_send_at = plan.cooldown_until
             if plan.sends is not None:
                 record.sends[plan.sends.bucket] = record.sends.get(plan.sends.bucket, 0) + 1
             if ip_counter:
-                self.ip_sends[ip_counter] = self.ip_sends.get(ip_counter, 0) + 1
+                self.ip_sends[ip_counter] = ip_sends + 1
             record.keep_until = plan.keep_until
             self.records[plan.record_key] = record
-            return None
+            return SendOutcome(taken=True)
 
-    def save_code(self, record_key: str, code: PendingCode, keep_until: int, forget_before: int) -> None:
+    def save_code(self, record_key: str, code: StoredCode, keep_until: int, forget_before: int) -> None:
         with self._lock:
             record = self.records.setdefault(record_key, _Record())
             previous = record.codes.get(code.purpose)
@@ -121,12 +121,13 @@ class InMemoryStore:
                 and (verification_id is None or code.verification_id == verification_id)
             )
             if not allowed:
-                return AttemptReservation(None, code, failure_budget_spent=failures >= limits.failures.limit)
-            assert record is not None and code is not None
+                return AttemptReservation(None, code, failures=failures)
+            assert record is not None
+            assert code is not None
             reserved = dataclasses.replace(code, attempts=code.attempts + 1)
             record.codes[purpose] = reserved
             record.failures[limits.failures.bucket] = failures + 1
-            return AttemptReservation(reserved=reserved, current=None)
+            return AttemptReservation(reserved=reserved, current=None, failures=failures + 1)
 
     def consume(self, record_key: str, purpose: str, verification_id: str, now: int, failures_bucket: int) -> bool:
         with self._lock:
@@ -188,15 +189,11 @@ class FakeSender:
         self.refuse = False
 
     def send_sms(self, phone_number: str, text: str) -> None:
-        from otp.ports import DeliveryRefused
-
         if self.refuse:
             raise DeliveryRefused("fake refusal")
         self.sms.append((phone_number, text))
 
     def send_email(self, address: str, subject: str, text: str, html: str) -> None:
-        from otp.ports import DeliveryRefused
-
         if self.refuse:
             raise DeliveryRefused("fake refusal")
         self.emails.append((address, subject, text, html))
@@ -210,3 +207,45 @@ class FixedDeriver:
     def derive(self, label: bytes) -> bytes:
         self.calls += 1
         return self.secret
+
+
+class FakeIdempotency:
+    """Keeps each key's first fingerprint and result in memory, as the Powertools records do in DynamoDB."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, tuple[str, object]] = {}
+
+    def once(self, key, fingerprint, action, lambda_context):  # type: ignore[no-untyped-def]
+        from otp.domain.errors import IdempotencyConflict
+
+        if key in self.records:
+            kept, result = self.records[key]
+            if kept != fingerprint:
+                raise IdempotencyConflict()
+            return dataclasses.replace(result, replayed=True)  # type: ignore[type-var]
+        result = action()
+        self.records[key] = (fingerprint, result)
+        return result
+
+
+@dataclass
+class FakeAdapters:
+    """One set of fakes, handed to the bootstrap exactly as the AWS adapters are."""
+
+    store: InMemoryStore = field(default_factory=InMemoryStore)
+    deriver: FixedDeriver = field(default_factory=lambda: FixedDeriver())
+    cipher: FakeCipher = field(default_factory=lambda: FakeCipher())
+    sender: FakeSender = field(default_factory=lambda: FakeSender())
+    idempotency: FakeIdempotency = field(default_factory=lambda: FakeIdempotency())
+
+    def adapters(self) -> Adapters:
+        def made(port: object):  # type: ignore[no-untyped-def]
+            return lambda settings, *_: port
+
+        return Adapters(
+            store=made(self.store),
+            deriver=made(self.deriver),
+            cipher=made(self.cipher),
+            sender=made(self.sender),
+            idempotency=made(self.idempotency),
+        )

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from otp.aws.clients import describe_error
-from otp.ports import DeliveryRefused
+from otp.domain.ports import DeliveryRefused
 
 
 class AwsMessageSender:

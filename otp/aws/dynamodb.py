@@ -17,20 +17,22 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from otp.aws.clients import describe_error
-from otp.ports import (
+from otp.domain.entities import (
     AttemptLimits,
     AttemptReservation,
-    DependencyFailure,
     DestinationRecord,
-    PendingCode,
+    SendOutcome,
     SendPlan,
-    SendRefusal,
+    StoredCode,
 )
+from otp.domain.ports import DependencyFailure
 
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 # Past this many purposes on one destination, saving a code also drops its long-ended ones.
 PURPOSES_BEFORE_PRUNING = 8
 _EMPTY_MAP: dict[str, Any] = {"M": {}}
+# A refusing condition on an item that did not exist yet (it cannot refuse: kept for clarity).
+_EMPTY_RECORD = DestinationRecord(codes={}, replaced={}, next_send_at=0, sends={}, failures={})
 _LIVE_CODE = (
     "attribute_exists(codes.#p.vid) AND attribute_not_exists(codes.#p.consumed_at) "
     "AND attribute_not_exists(codes.#p.canceled_at)"
@@ -48,26 +50,27 @@ class DynamoDbStore:
 
     # ---- sends ---------------------------------------------------------------------------------
 
-    def take_send(self, plan: SendPlan, now: int) -> SendRefusal | None:
+    def take_send(self, plan: SendPlan, now: int) -> SendOutcome:
         destination = _destination_limits_update(self._table, plan, now)
-        if plan.ip_key is None or plan.ip_sends is None:
+        if plan.ip is None:
             try:
                 with _translated("UpdateItem"):
                     self._client().update_item(**destination)
             except _ConditionFailed as refused:
-                return SendRefusal(*_destination_refusal(plan, refused.item or {}, now))
-            return None
-        ip_update = _ip_counter_update(self._table, plan)
+                return SendOutcome(taken=False, record=_record(refused.item) or _EMPTY_RECORD)
+            return SendOutcome(taken=True)
         try:
             with _translated("TransactWriteItems"):
-                self._client().transact_write_items(TransactItems=[{"Update": destination}, {"Update": ip_update}])
+                self._client().transact_write_items(
+                    TransactItems=[{"Update": destination}, {"Update": _ip_counter_update(self._table, plan)}]
+                )
         except _TransactionCanceled as canceled:
-            return _transaction_refusal(plan, canceled.reasons, now)
-        return None
+            return _transaction_outcome(canceled.reasons)
+        return SendOutcome(taken=True)
 
     # ---- codes ---------------------------------------------------------------------------------
 
-    def save_code(self, record_key: str, code: PendingCode, keep_until: int, forget_before: int) -> None:
+    def save_code(self, record_key: str, code: StoredCode, keep_until: int, forget_before: int) -> None:
         entry = {
             "vid": {"S": code.verification_id},
             "channel": {"S": code.channel},
@@ -161,12 +164,9 @@ class DynamoDbStore:
                 )
         except _ConditionFailed as refused:
             old = refused.item or {}
-            return AttemptReservation(
-                reserved=None,
-                current=_code(old, purpose),
-                failure_budget_spent=_number(old, fails) >= limits.failures.limit,
-            )
-        return AttemptReservation(reserved=_code(response["Attributes"], purpose), current=None)
+            return AttemptReservation(reserved=None, current=_code(old, purpose), failures=_number(old, fails))
+        item = response["Attributes"]
+        return AttemptReservation(reserved=_code(item, purpose), current=None, failures=_number(item, fails))
 
     def consume(self, record_key: str, purpose: str, verification_id: str, now: int, failures_bucket: int) -> bool:
         try:
@@ -266,17 +266,18 @@ def _destination_limits_update(table: str, plan: SendPlan, now: int) -> dict[str
 
 def _ip_counter_update(table: str, plan: SendPlan) -> dict[str, Any]:
     """The end user's hourly counter, charged in the same transaction as the destination's limits."""
-    assert plan.ip_key is not None and plan.ip_sends is not None
+    assert plan.ip is not None
+    quota = plan.ip.window
     return {
         "TableName": table,
-        "Key": {"id": {"S": f"{plan.ip_key}#{plan.ip_sends.bucket}"}},
+        "Key": {"id": {"S": f"{plan.ip.key}#{quota.bucket}"}},
         "UpdateExpression": "SET sends = if_not_exists(sends, :zero) + :one, expiry = :resets, kind = :kind",
         "ConditionExpression": "attribute_not_exists(id) OR sends < :limit",
         "ExpressionAttributeValues": {
             ":zero": _n(0),
             ":one": _n(1),
-            ":limit": _n(plan.ip_sends.limit),
-            ":resets": _n(plan.ip_sends.resets_at),
+            ":limit": _n(quota.limit),
+            ":resets": _n(quota.resets_at),
             ":kind": {"S": "ip_quota"},
         },
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
@@ -324,41 +325,18 @@ def _only_conditions(response: dict[str, Any]) -> bool:
     return bool(codes) and codes <= _REFUSAL_CODES
 
 
-# ---- refusals --------------------------------------------------------------------------------------
+# ---- what a refused transaction found ------------------------------------------------------------
 
 
-def _destination_refusal(plan: SendPlan, old: dict[str, Any], now: int) -> tuple[int, tuple[str, ...]]:
-    """Which of the destination's limits refused, read from the item as the condition saw it."""
-    moments, names = [now + 1], []
-    next_send_at = _number(old, "next_send_at")
-    if plan.cooldown_until is not None and next_send_at > now:
-        moments.append(next_send_at)
-        names.append("cooldown")
-    if plan.sends is not None and _number(old, f"sends_{plan.sends.bucket}") >= plan.sends.limit:
-        moments.append(plan.sends.resets_at)
-        names.append("destination_window")
-    if _number(old, f"fails_{plan.failures.bucket}") >= plan.failures.limit:
-        moments.append(plan.failures.resets_at)
-        names.append("failure_limit")
-    return max(moments), tuple(names)
-
-
-def _transaction_refusal(plan: SendPlan, reasons: list[dict[str, Any]], now: int) -> SendRefusal:
-    moments, names = [now + 1], []
-    destination_reason, ip_reason = [*reasons, {}, {}][:2]
-    for reason, name in ((destination_reason, "destination"), (ip_reason, "source_ip")):
-        code = reason.get("Code")
-        if code == "TransactionConflict":
-            names.append("conflict")
-        elif code == "ConditionalCheckFailed" and name == "source_ip":
-            assert plan.ip_sends is not None
-            moments.append(plan.ip_sends.resets_at)
-            names.append("source_ip")
-        elif code == "ConditionalCheckFailed":
-            free_at, limits = _destination_refusal(plan, reason.get("Item") or {}, now)
-            moments.append(free_at)
-            names.extend(limits)
-    return SendRefusal(free_at=max(moments), limits=tuple(names))
+def _transaction_outcome(reasons: list[dict[str, Any]]) -> SendOutcome:
+    """The item each refusing condition saw: the destination record, then the end user's counter."""
+    destination, ip = [*reasons, {}, {}][:2]
+    record = None
+    if destination.get("Code") == "ConditionalCheckFailed":
+        record = _record(destination.get("Item")) or _EMPTY_RECORD
+    ip_sends = _number(ip.get("Item") or {}, "sends") if ip.get("Code") == "ConditionalCheckFailed" else None
+    conflict = "TransactionConflict" in (destination.get("Code"), ip.get("Code"))
+    return SendOutcome(taken=False, record=record, ip_sends=ip_sends, conflict=conflict)
 
 
 # ---- items ---------------------------------------------------------------------------------------
@@ -369,9 +347,9 @@ def _number(item: dict[str, Any], name: str) -> int:
     return int(value["N"]) if value and "N" in value else 0
 
 
-def _entry(entry: dict[str, Any], purpose: str, ciphertext: bytes = b"") -> PendingCode:
+def _entry(entry: dict[str, Any], purpose: str, ciphertext: bytes = b"") -> StoredCode:
     fields = entry["M"]
-    return PendingCode(
+    return StoredCode(
         verification_id=fields["vid"]["S"],
         purpose=purpose,
         channel=fields["channel"]["S"],
@@ -385,7 +363,7 @@ def _entry(entry: dict[str, Any], purpose: str, ciphertext: bytes = b"") -> Pend
     )
 
 
-def _code(item: dict[str, Any], purpose: str) -> PendingCode | None:
+def _code(item: dict[str, Any], purpose: str) -> StoredCode | None:
     entry = item.get("codes", {}).get("M", {}).get(purpose)
     if not entry or "M" not in entry:
         return None

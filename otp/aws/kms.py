@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from otp.aws.clients import describe_error
-from otp.ports import CiphertextMismatch, DependencyFailure
+from otp.domain.ports import CiphertextMismatch, DependencyFailure
 
 
 class KmsCipher:

@@ -1,35 +1,19 @@
-"""One module per use case, each a short function over the ports in ``Dependencies``.
+"""One module per use case, each a short function over the typed dependencies of its function.
 
-The handlers build ``Dependencies`` once per container (``otp.runtime``) and call one function.
+``otp.bootstrap`` builds those dependencies once per container, from AWS adapters in Lambda and
+from in-memory fakes in unit tests, the same way.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 
-from otp.config import Settings
-from otp.errors import ServiceUnavailable
-from otp.keys import Digests
-from otp.ports import CodeCipher, CodeStore, DependencyFailure, MessageSender
+from otp.domain.errors import ServiceUnavailable
+from otp.domain.ports import DependencyFailure
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Dependencies:
-    settings: Settings
-    store: CodeStore
-    digests: Digests
-    cipher: CodeCipher | None = None  # the status and cancel routes never touch a code
-    sender: MessageSender | None = None  # only /generate delivers
-    clock: Callable[[], float] = field(default=time.time)
-
-    def now(self) -> int:
-        return int(self.clock())
 
 
 @contextlib.contextmanager

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 
-from otp.errors import NotFound, NotPending
-from otp.use_cases import Dependencies, answering_503
-from otp.use_cases.read_verification import VerificationView, describe, parse
+from otp.domain.errors import NotFound, NotPending
+from otp.use_cases import answering_503
+from otp.use_cases.dependencies import VerificationDependencies
+from otp.use_cases.verification_view import VerificationView, describe, locate
 
 log = logging.getLogger(__name__)
 
 
-def cancel_verification(deps: Dependencies, verification_id: str) -> VerificationView:
-    ref = parse(verification_id)
+def cancel_verification(deps: VerificationDependencies, verification_id: str) -> VerificationView:
+    ref = locate(verification_id)
     now = deps.now()
     with answering_503("a cancel"):
         # One conditional write: it cancels only a pending code, so a cancel racing a right code

@@ -6,14 +6,15 @@ import logging
 import re
 from dataclasses import dataclass
 
-from otp import policy
-from otp.codes import codes_match
-from otp.destinations import Channel, Destination, channel_of, normalize_email, normalize_phone
-from otp.errors import InvalidCode, InvalidRequest, NotFound
-from otp.keys import parse_verification_id
-from otp.ports import CiphertextMismatch
-from otp.use_cases import Dependencies, answering_503
-from otp.verification import attempts_remaining, refusal
+from otp.domain import limits
+from otp.domain.codes import codes_match
+from otp.domain.destinations import Channel, Destination, channel_of, normalize_email, normalize_phone
+from otp.domain.errors import InvalidCode, InvalidRequest, NotFound
+from otp.domain.keys import encryption_context, parse_verification_id
+from otp.domain.ports import CiphertextMismatch
+from otp.domain.verification import attempts_remaining, refusal
+from otp.use_cases import answering_503
+from otp.use_cases.dependencies import VerifyDependencies
 
 log = logging.getLogger(__name__)
 
@@ -34,11 +35,11 @@ class VerifiedCode:
     purpose: str
 
 
-def check_code(deps: Dependencies, request: CheckRequest) -> VerifiedCode:
+def check_code(deps: VerifyDependencies, request: CheckRequest) -> VerifiedCode:
     settings = deps.settings
     submitted = request.code.strip()
     if not re.fullmatch(rf"[0-9]{{{settings.code_length}}}", submitted):
-        raise InvalidRequest.for_field("code", f"must be exactly {settings.code_length} digits")
+        raise InvalidRequest.for_field("code", f"must be a string of {settings.code_length} digits")
     if settings.require_verification_id and request.verification_id is None:
         raise InvalidRequest.for_field("verification_id", "is required by this service")
     if channel_of(request.destination) == "sms":
@@ -58,48 +59,47 @@ def check_code(deps: Dependencies, request: CheckRequest) -> VerifiedCode:
 
 
 def _check(
-    deps: Dependencies, record_key: str, destination: Destination, request: CheckRequest, submitted: str
+    deps: VerifyDependencies, record_key: str, destination: Destination, request: CheckRequest, submitted: str
 ) -> VerifiedCode:
     settings = deps.settings
     masked = destination.masked
-    assert deps.cipher is not None, "verify is wired with a cipher"
     now = deps.now()
-    limits = policy.attempt_limits(settings, now)
+    attempt_limits = limits.attempt_limits(settings, now)
     purpose = request.purpose
     # The attempt is counted before the comparison: concurrent guesses can never exceed the limits.
-    reservation = deps.store.reserve_attempt(record_key, purpose, request.verification_id, now, limits)
-    pending = reservation.reserved
-    if pending is None:
-        error = refusal(reservation, request.verification_id, now, settings.max_attempts)
+    reservation = deps.store.reserve_attempt(record_key, purpose, request.verification_id, now, attempt_limits)
+    stored = reservation.reserved
+    if stored is None:
+        error = refusal(reservation, request.verification_id, now, attempt_limits)
         log.info("verify refused", extra={"reason": error.code, "destination": masked})
         raise error
-    context = policy.encryption_context(record_key, pending.verification_id, purpose)
+    context = encryption_context(record_key, stored.verification_id, purpose)
     try:
-        expected = deps.cipher.decrypt(pending.ciphertext, context)
+        expected = deps.cipher.decrypt(stored.ciphertext, context)
     except CiphertextMismatch:
         log.error(
             "stored ciphertext does not belong to its record; possible tampering",
-            extra={"verification_id": pending.verification_id, "destination": masked},
+            extra={"verification_id": stored.verification_id, "destination": masked},
         )
-        raise InvalidCode(attempts_remaining(pending, settings.max_attempts)) from None
+        raise InvalidCode(attempts_remaining(stored, settings.max_attempts)) from None
     if not codes_match(expected, submitted):
-        remaining = attempts_remaining(pending, settings.max_attempts)
+        remaining = attempts_remaining(stored, settings.max_attempts)
         log.info(
             "wrong code",
-            extra={"verification_id": pending.verification_id, "attempts_remaining": remaining, "destination": masked},
+            extra={"verification_id": stored.verification_id, "attempts_remaining": remaining, "destination": masked},
         )
         raise InvalidCode(remaining)
-    if not deps.store.consume(record_key, purpose, pending.verification_id, now, limits.failures.bucket):
+    if not deps.store.consume(record_key, purpose, stored.verification_id, now, attempt_limits.failures.bucket):
         # Another request with the same code used it first (or it was canceled): single use holds.
-        log.info("code already used by a concurrent request", extra={"verification_id": pending.verification_id})
+        log.info("code already used by a concurrent request", extra={"verification_id": stored.verification_id})
         raise NotFound()
     log.info(
         "code verified",
-        extra={"verification_id": pending.verification_id, "destination": masked, "country": destination.region},
+        extra={"verification_id": stored.verification_id, "destination": masked, "country": destination.region},
     )
     return VerifiedCode(
-        verification_id=pending.verification_id,
-        channel=pending.channel,
-        masked_destination=pending.masked_destination,
+        verification_id=stored.verification_id,
+        channel=stored.channel,
+        masked_destination=stored.masked_destination,
         purpose=purpose,
     )

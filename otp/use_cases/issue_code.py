@@ -5,14 +5,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from otp import policy
-from otp.codes import generate_code
-from otp.destinations import Channel, Destination, normalize
-from otp.errors import DeliveryFailed, InvalidRequest, RateLimited
-from otp.keys import new_verification_id
-from otp.messages import MalformedLocale, render_email, resolve_locale
-from otp.ports import DeliveryRefused, DependencyFailure, PendingCode
-from otp.use_cases import Dependencies, answering_503
+from otp.domain import limits
+from otp.domain.codes import generate_code
+from otp.domain.destinations import Channel, Destination, normalize
+from otp.domain.entities import StoredCode
+from otp.domain.errors import DeliveryFailed, InvalidRequest, RateLimited
+from otp.domain.keys import encryption_context, new_verification_id
+from otp.domain.outgoing import Message, compose
+from otp.domain.ports import DeliveryRefused, DependencyFailure
+from otp.messages import MalformedLocale, Sms, resolve_locale
+from otp.use_cases import answering_503
+from otp.use_cases.dependencies import GenerateDependencies
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +44,7 @@ class IssuedCode:
     replayed: bool = False  # answered from an Idempotency-Key record; nothing was sent
 
 
-def issue_code(deps: Dependencies, request: IssueRequest) -> IssuedCode:
+def issue_code(deps: GenerateDependencies, request: IssueRequest) -> IssuedCode:
     settings = deps.settings
     if request.channel == "email" and not settings.email_enabled:
         raise InvalidRequest.for_field("channel", "email delivery is not configured on this service")
@@ -49,7 +52,7 @@ def issue_code(deps: Dependencies, request: IssueRequest) -> IssuedCode:
     try:
         locale = resolve_locale(request.locale, settings.default_locale)
     except MalformedLocale:
-        raise InvalidRequest.for_field("locale", "is not a BCP 47 language tag (such as es, pt-BR or hi)") from None
+        raise InvalidRequest.for_field("locale", "must be a BCP 47 language tag (such as es, pt-BR or hi)") from None
     now = deps.now()
     log.info(
         "code requested",
@@ -62,56 +65,45 @@ def issue_code(deps: Dependencies, request: IssueRequest) -> IssuedCode:
 
 
 def _take_send_allowance(
-    deps: Dependencies, destination: Destination, record_key: str, end_user_ip: str | None, now: int
+    deps: GenerateDependencies, destination: Destination, record_key: str, end_user_ip: str | None, now: int
 ) -> None:
     """Taken before any KMS call or delivery, so a refused request costs one write."""
-    ip_key = deps.digests.network_key(policy.end_user_network(end_user_ip)) if end_user_ip else None
-    plan = policy.send_plan(deps.settings, record_key, ip_key, now)
-    refused = deps.store.take_send(plan, now)
+    ip_key = deps.digests.network_key(limits.end_user_network(end_user_ip)) if end_user_ip else None
+    plan = limits.send_plan(deps.settings, record_key, ip_key, now)
+    refused = limits.send_refusal(plan, deps.store.take_send(plan, now), now)
     if refused is not None:
         log.info(
             "send refused by a rate limit",
-            extra={"destination": destination.masked, "limits": refused.limits, "free_at": refused.free_at},
+            extra={"destination": destination.masked, "reasons": refused.reasons, "free_at": refused.free_at},
         )
-        raise RateLimited(refused.free_at - now, limits=refused.limits)
+        raise RateLimited(refused.free_at - now, reasons=refused.reasons)
 
 
 def _issue(
-    deps: Dependencies, destination: Destination, record_key: str, purpose: str, locale: str, now: int
+    deps: GenerateDependencies, destination: Destination, record_key: str, purpose: str, locale: str, now: int
 ) -> IssuedCode:
     settings = deps.settings
-    assert deps.cipher is not None and deps.sender is not None, "generate is wired with a cipher and a sender"
     verification_id = new_verification_id(record_key, purpose)
     code = generate_code(settings.code_length)
-    expires_at = now + settings.ttl_seconds
-    pending = PendingCode(
+    # Written before anything is stored: a message that cannot be rendered leaves no code behind.
+    message = compose(settings, destination.channel, locale, code)
+    stored = StoredCode(
         verification_id=verification_id,
         purpose=purpose,
         channel=destination.channel,
         masked_destination=destination.masked,
         created_at=now,
-        expires_at=expires_at,
-        ciphertext=deps.cipher.encrypt(code, policy.encryption_context(record_key, verification_id, purpose)),
+        expires_at=now + settings.ttl_seconds,
+        ciphertext=deps.cipher.encrypt(code, encryption_context(record_key, verification_id, purpose)),
     )
     # Saving supersedes any code pending for the same destination and purpose.
     deps.store.save_code(
         record_key,
-        pending,
-        keep_until=now + policy.record_lifetime(settings),
-        forget_before=now - policy.RECORD_GRACE_SECONDS,
+        stored,
+        keep_until=now + limits.record_lifetime(settings),
+        forget_before=now - limits.RECORD_GRACE_SECONDS,
     )
-    segments = None
-    try:
-        if destination.channel == "sms":
-            sms = policy.sms_for(settings, locale, code)
-            segments = sms.segments
-            deps.sender.send_sms(destination.address, sms.text)
-        else:
-            message = render_email(locale, code, settings.brand_name, settings.ttl_seconds)
-            deps.sender.send_email(destination.address, message.subject, message.text, message.html)
-    except DeliveryRefused as exc:
-        _withdraw(deps, record_key, pending, reason=str(exc))
-        raise DeliveryFailed() from None
+    segments = _deliver(deps, destination, record_key, stored, message)
     log.info(
         "code delivered",
         extra={
@@ -129,7 +121,7 @@ def _issue(
         channel=destination.channel,
         masked_destination=destination.masked,
         purpose=purpose,
-        expires_at=expires_at,
+        expires_at=stored.expires_at,
         expires_in=settings.ttl_seconds,
         resend_after=settings.resend_cooldown_seconds,
         locale=locale,
@@ -137,22 +129,36 @@ def _issue(
     )
 
 
-def _withdraw(deps: Dependencies, record_key: str, pending: PendingCode, reason: str) -> None:
-    """A code nobody received must not stay verifiable."""
+def _deliver(
+    deps: GenerateDependencies, destination: Destination, record_key: str, stored: StoredCode, message: Message
+) -> int | None:
+    """Send the message; a refused one withdraws the code, so nothing nobody received stays verifiable."""
+    try:
+        if isinstance(message, Sms):
+            deps.sender.send_sms(destination.address, message.text)
+            return message.segments
+        deps.sender.send_email(destination.address, message.subject, message.text, message.html)
+        return None
+    except DeliveryRefused as exc:
+        _withdraw(deps, record_key, stored, reason=str(exc))
+        raise DeliveryFailed() from None
+
+
+def _withdraw(deps: GenerateDependencies, record_key: str, stored: StoredCode, reason: str) -> None:
     log.warning(
         "delivery refused; withdrawing the code",
         extra={
-            "verification_id": pending.verification_id,
-            "destination": pending.masked_destination,
+            "verification_id": stored.verification_id,
+            "destination": stored.masked_destination,
             "delivery_error": reason,
         },
     )
     try:
-        deps.store.withdraw_code(record_key, pending.purpose, pending.verification_id)
+        deps.store.withdraw_code(record_key, stored.purpose, stored.verification_id)
     except DependencyFailure as exc:
         # The code was never seen by anyone, so it cannot be guessed better than by chance;
         # it expires at expires_at regardless.
         log.error(
             "could not withdraw an undelivered code",
-            extra={"verification_id": pending.verification_id, "dependency_error": str(exc)},
+            extra={"verification_id": stored.verification_id, "dependency_error": str(exc)},
         )

@@ -109,7 +109,8 @@ def test_a_bad_content_length_is_a_json_400_and_blocks_nothing(runner):
             + length
             + b"\r\n\r\n",
         )
-        assert status == 400 and body["error"]["code"] == "invalid_request", length
+        assert status == 400, length
+        assert body["error"]["code"] == "invalid_request", length
     assert runner.get("/_local/outbox").status_code == 200
 
 
@@ -118,8 +119,10 @@ def test_unknown_methods_get_json(runner):
     status, body = raw(
         runner, b"TRACE /generate HTTP/1.1\r\nHost: 127.0.0.1:" + port + b"\r\nConnection: close\r\n\r\n"
     )
-    assert status == 405 and body["error"]["code"] == "method_not_allowed"
+    assert status == 405
+    assert body["error"]["code"] == "method_not_allowed"
     status, body = raw(
         runner, b"PROPFIND /nowhere HTTP/1.1\r\nHost: 127.0.0.1:" + port + b"\r\nConnection: close\r\n\r\n"
     )
-    assert status == 404 and body["error"]["code"] == "not_found"
+    assert status == 404
+    assert body["error"]["code"] == "not_found"

@@ -6,11 +6,9 @@ moto must be imported before any boto3 client exists, or the client escapes the 
 from __future__ import annotations
 
 import functools
-import importlib
 import io
 import json
 import logging
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -135,22 +133,23 @@ class Reply:
 
 @dataclass
 class Api:
-    """Calls the real lambda_handlers with API Gateway HTTP API events."""
+    """Calls the real handlers, built by each function's bootstrap, with API Gateway HTTP API events."""
 
-    generate_module: Any
-    verify_module: Any
-    verifications_module: Any
+    generate_deps: Any
+    verify_deps: Any
+    verifications_deps: Any
+    handlers: dict[str, Any]
     clock: FakeClock
     aws: Aws
 
     def call(self, endpoint: str, body: Any, **event_options: Any) -> Reply:
         from local.events import LambdaContext, http_api_event
 
-        module = self.generate_module if endpoint == "generate" else self.verify_module
+        handler = self.handlers[endpoint]
         payload = body if isinstance(body, (str, bytes)) or body is None else json.dumps(body)
         event_options.setdefault("headers", {"content-type": "application/json"})
         event = http_api_event("POST", f"/{endpoint}", payload, **event_options)
-        result = module.lambda_handler(event, LambdaContext(function_name=f"otp-{endpoint}"))
+        result = handler(event, LambdaContext(function_name=f"otp-{endpoint}"))
         headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
         return Reply(result["statusCode"], json.loads(result["body"]), headers)
 
@@ -171,7 +170,7 @@ class Api:
             path_parameters={"verification_id": verification_id},
             route_key=f"{method} {route}",
         )
-        result = self.verifications_module.lambda_handler(event, LambdaContext(function_name="otp-verifications"))
+        result = self.handlers["verifications"](event, LambdaContext(function_name="otp-verifications"))
         headers = {k.lower(): v for k, v in (result.get("headers") or {}).items()}
         return Reply(result["statusCode"], json.loads(result["body"]), headers)
 
@@ -200,8 +199,12 @@ class Api:
 
 
 @pytest.fixture
-def make_api(aws: Aws, monkeypatch: pytest.MonkeyPatch):
-    """Import both handlers under the given OTP_* settings, as a cold start would."""
+def make_api(aws: Aws):
+    """Each function's app under the given OTP_* settings, wired by its bootstrap as a cold start does."""
+    from otp import bootstrap
+    from otp.config import load_settings
+    from otp.http import generate, verifications, verify
+    from otp.http.app import lambda_entry
 
     def build(**settings: Any) -> Api:
         env = {
@@ -211,16 +214,19 @@ def make_api(aws: Aws, monkeypatch: pytest.MonkeyPatch):
             "OTP_TABLE_NAME": TABLE,
         }
         env.update({k: str(v) for k, v in settings.items()})
-        for name, value in env.items():
-            monkeypatch.setenv(name, value)
-        modules = []
-        for name in ("handlers.generate", "handlers.verify", "handlers.verifications"):
-            module = sys.modules.get(name)
-            modules.append(importlib.reload(module) if module else importlib.import_module(name))
+        loaded = load_settings(env)
         clock = FakeClock()
-        for module in modules:
-            monkeypatch.setattr(module.deps, "clock", clock)
-        return Api(modules[0], modules[1], modules[2], clock, aws)
+        deps = (
+            bootstrap.generate_dependencies(loaded, clock=clock),
+            bootstrap.verify_dependencies(loaded, clock=clock),
+            bootstrap.verification_dependencies(loaded, clock=clock),
+        )
+        handlers = {
+            "generate": lambda_entry(generate.create_app(deps[0])),
+            "verify": lambda_entry(verify.create_app(deps[1])),
+            "verifications": lambda_entry(verifications.create_app(deps[2])),
+        }
+        return Api(*deps, handlers=handlers, clock=clock, aws=aws)
 
     return build
 

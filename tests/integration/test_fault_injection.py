@@ -118,7 +118,7 @@ def test_a_failed_withdrawal_after_a_failed_delivery_is_still_502_and_logged(
 @pytest.mark.parametrize("fault", [*FAULTS, "not_retryable"])
 def test_verify_faults(api, aws, faults, backoff_sleeps, service, operation, marker, throttle, fault):
     _, code = api.issue(GOOD_US)
-    api.verify_module.deps.digests.forget()  # as in a fresh verify container, whose first request derives the key
+    api.verify_deps.digests.forget()  # as in a fresh verify container, whose first request derives the key
     inject(faults, service, operation, marker, throttle, fault)
     reply = api.verify({"destination": GOOD_US, "code": code})
     assert reply.status == 503, reply.body

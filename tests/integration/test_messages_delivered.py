@@ -19,12 +19,14 @@ def test_the_locale_used_is_in_the_answer_and_the_message(make_api, aws):
     api = make_api(OTP_RESEND_COOLDOWN_SECONDS="0")
     assert api.generate({"channel": "sms", "destination": GOOD_US}).body["locale"] == "en"
     reply = api.generate({"channel": "sms", "destination": GOOD_US, "locale": "pt-BR"})
-    assert reply.status == 201 and reply.body["locale"] == "pt"
+    assert reply.status == 201
+    assert reply.body["locale"] == "pt"
     assert "Expira em 5 min" in aws.sms()[-1][1]
     assert api.generate({"channel": "sms", "destination": GOOD_IN, "locale": "hi-IN"}).body["locale"] == "hi"
     assert "कोड" in aws.sms()[-1][1]
     unknown = api.generate({"channel": "sms", "destination": GOOD_US, "locale": "tlh"})
-    assert unknown.status == 201 and unknown.body["locale"] == "en"
+    assert unknown.status == 201
+    assert unknown.body["locale"] == "en"
 
 
 def test_the_default_locale_is_configurable(make_api, aws):
@@ -86,4 +88,6 @@ def test_a_custom_template_of_two_segments_still_sends_and_says_so(make_api, aws
     [metrics] = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
     assert metrics["SmsSegments"] == [2.0]
     [delivered] = [json.loads(line) for line in log_output.getvalue().splitlines() if "code delivered" in line]
-    assert delivered["sms_segments"] == 2 and delivered["locale"] == "en" and delivered["country"] == "US"
+    assert delivered["sms_segments"] == 2
+    assert delivered["locale"] == "en"
+    assert delivered["country"] == "US"

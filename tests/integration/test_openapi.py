@@ -39,4 +39,5 @@ def test_every_contract_status_is_described():
     assert schemas["GenerateRequest"]["additionalProperties"] is False
     assert "verified" in schemas["VerifyErrorResponse"]["required"]
     header = document["paths"]["/generate"]["post"]["parameters"][0]
-    assert header["name"] == "idempotency-key" and header["in"] == "header"
+    assert header["name"] == "idempotency-key"
+    assert header["in"] == "header"

@@ -31,7 +31,8 @@ def test_behind_iam_the_limit_counts_client_ip(make_api):
     for number in NUMBERS[:2]:
         assert api.generate(sms(number, client_ip="198.51.100.7"), source_ip="10.0.0.1").status == 201
     refused = api.generate(sms(NUMBERS[2], client_ip="198.51.100.7"), source_ip="10.0.0.1")
-    assert refused.status == 429 and refused.error == "rate_limited"
+    assert refused.status == 429
+    assert refused.error == "rate_limited"
     assert int(refused.headers["retry-after"]) == 3600  # the clock starts on an hour boundary
     # The same backend, another user: unaffected.
     assert api.generate(sms(NUMBERS[2], client_ip="198.51.100.8"), source_ip="10.0.0.1").status == 201
@@ -170,7 +171,8 @@ def test_the_lock_lifts_when_the_failure_window_ends(make_api):
     for _ in range(2):
         api.verify({"destination": GOOD_US, "code": wrong_code(code)})
     refused = api.generate(sms())
-    assert refused.status == 429 and refused.body["error"]["retry_after"] == 600
+    assert refused.status == 429
+    assert refused.body["error"]["retry_after"] == 600
     # The pending code keeps its own attempts.
     assert api.verify({"destination": GOOD_US, "code": code}).status == 200
     api.clock.advance(599)
@@ -216,7 +218,9 @@ def test_a_table_dump_and_the_masked_numbers_do_not_reverse(make_api, aws):
     api.generate(sms(GOOD_US, client_ip="203.0.113.7"))
     items = aws.table_items()
     dumped = json.dumps(items, default=str)
-    assert GOOD_US not in dumped and GOOD_US[1:] not in dumped and "203.0.113.7" not in dumped
+    assert GOOD_US not in dumped
+    assert GOOD_US[1:] not in dumped
+    assert "203.0.113.7" not in dumped
     [record] = aws.destination_items().values()
     masked = record["codes"]["M"]["default"]["M"]["masked"]["S"]
     assert masked == "+1******2671"
@@ -226,7 +230,8 @@ def test_a_table_dump_and_the_masked_numbers_do_not_reverse(make_api, aws):
         candidate = f"+1{n:06d}2671"
         for text in (candidate, f"sms:{candidate}"):
             digest = hashlib.sha256(text.encode()).hexdigest()
-            assert digest[:32] not in keys and digest not in keys
+            assert digest[:32] not in keys
+            assert digest not in keys
     assert hashlib.sha256(b"203.0.113.7").hexdigest()[:32] not in keys
 
 
@@ -235,12 +240,12 @@ def test_the_digest_secret_is_in_no_variable_or_item(make_api, aws, monkeypatch)
 
     api = make_api()
     api.generate(sms())
-    secret = api.generate_module.deps.digests._key()
+    secret = api.generate_deps.digests._key()
     assert len(secret) == 32
     assert secret.hex() not in json.dumps(aws.table_items(), default=str)
     assert not any(secret.hex() in value or secret in value.encode() for value in os.environ.values())
     # Both functions derive the same secret from the KMS HMAC key, with one call per container.
-    assert api.verify_module.deps.digests._key() == secret
+    assert api.verify_deps.digests._key() == secret
 
 
 # ---- bodies --------------------------------------------------------------------------------------
@@ -261,6 +266,7 @@ def test_only_a_json_object_is_a_verify_request_and_no_attempt_is_spent(api, sha
     if shape == "[{}]":
         body = json.dumps([{"destination": GOOD_US, "code": wrong_code(code)}])
     reply = api.verify(body)
-    assert reply.status == 400 and reply.body["verified"] is False
+    assert reply.status == 400
+    assert reply.body["verified"] is False
     wrong = api.verify({"destination": GOOD_US, "code": wrong_code(code)})
     assert wrong.body["error"]["attempts_remaining"] == 4

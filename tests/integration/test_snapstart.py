@@ -6,8 +6,8 @@ import types
 import pytest
 
 from otp.aws import clients
+from otp.bootstrap import verify_dependencies
 from otp.config import load_settings
-from otp.runtime import verify_dependencies
 from tests.helpers import GOOD_US
 
 
@@ -35,10 +35,10 @@ def test_clients_are_made_before_the_snapshot_and_renewed_after_the_restore(aws,
     _, code = api.issue(GOOD_US)
     assert api.verify({"destination": GOOD_US, "code": "000000" if code != "000000" else "111111"}).status == 403
     before = clients.client("dynamodb")
-    assert api.verify_module.deps.digests._secret is not None
+    assert api.verify_deps.digests._secret is not None
     for hook in snapshot_runtime:
         hook()
-    assert api.verify_module.deps.digests._secret is None  # derived again on the next request
+    assert api.verify_deps.digests._secret is None  # derived again on the next request
     assert clients.created_clients() == []
     reply = api.verify({"destination": GOOD_US, "code": code})
     assert reply.status == 200

@@ -1,5 +1,7 @@
 """One suite, two stores: the in-memory fake must keep every guarantee the DynamoDB store keeps.
 
+The stores report facts; which limit refused is the domain's rule (otp.domain.limits), applied
+here to what each store reports, so the rule exists once and the facts are held to it twice.
 The atomic steps are interleaved by hand, so the guarantees do not depend on thread timing.
 """
 
@@ -7,7 +9,8 @@ import dataclasses
 
 import pytest
 
-from otp.ports import AttemptLimits, PendingCode, SendPlan, SendRefusal, Window
+from otp.domain.entities import AttemptLimits, IpQuota, SendPlan, SendRefusal, StoredCode, Window
+from otp.domain.limits import send_refusal
 from tests.fakes import InMemoryStore
 
 NOW = 1_800_000_000
@@ -33,8 +36,8 @@ def plan(**changes) -> SendPlan:
     return SendPlan(**fields)
 
 
-def code(verification_id="vrf_a", purpose="default", expires_at=NOW + 300) -> PendingCode:
-    return PendingCode(
+def code(verification_id="vrf_a", purpose="default", expires_at=NOW + 300) -> StoredCode:
+    return StoredCode(
         verification_id=verification_id,
         purpose=purpose,
         channel="sms",
@@ -45,8 +48,13 @@ def code(verification_id="vrf_a", purpose="default", expires_at=NOW + 300) -> Pe
     )
 
 
+def take(store, sending: SendPlan, now: int) -> SendRefusal | None:
+    """Take a send; None when it was taken, else the refusal the domain reads from the store's facts."""
+    return send_refusal(sending, store.take_send(sending, now), now)
+
+
 def save(store, verification_id="vrf_a", purpose="default", expires_at=NOW + 300):
-    assert store.take_send(plan(), NOW) is None
+    assert take(store, plan(), NOW) is None
     store.save_code(KEY, code(verification_id, purpose, expires_at), keep_until=NOW + 99_999, forget_before=NOW - 3600)
 
 
@@ -57,17 +65,20 @@ def reserve(store, verification_id=None, purpose="default", now=NOW, limits=LIMI
 def test_a_reservation_returns_the_code_with_its_ciphertext(store):
     save(store)
     reserved = reserve(store).reserved
-    assert reserved.attempts == 1 and reserved.ciphertext == b"cipher-vrf_a"
+    assert reserved.attempts == 1
+    assert reserved.ciphertext == b"cipher-vrf_a"
 
 
 def test_two_reservations_then_two_consumes_only_one_wins(store):
     save(store)
     first, second = reserve(store), reserve(store)
-    assert first.reserved.attempts == 1 and second.reserved.attempts == 2
+    assert first.reserved.attempts == 1
+    assert second.reserved.attempts == 2
     assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS.failures.bucket) is True
     assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS.failures.bucket) is False
     after = reserve(store)
-    assert after.reserved is None and after.current.consumed_at == NOW
+    assert after.reserved is None
+    assert after.current.consumed_at == NOW
     assert after.current.ciphertext == b""  # dropped on use
 
 
@@ -84,15 +95,17 @@ def test_reservation_stops_at_the_limit_and_reports_the_code(store):
     limits = dataclasses.replace(LIMITS, max_attempts=3)
     assert [reserve(store, limits=limits).reserved.attempts for _ in range(3)] == [1, 2, 3]
     refused = reserve(store, limits=limits)
-    assert refused.reserved is None and refused.current.attempts == 3
-    assert refused.failure_budget_spent is False
+    assert refused.reserved is None
+    assert refused.current.attempts == 3
+    assert refused.failures == 3
 
 
 def test_reservation_refuses_expired_missing_and_mismatched_codes(store):
     assert reserve(store).current is None
     save(store, expires_at=NOW)
     refused = reserve(store)
-    assert refused.reserved is None and refused.current.expires_at == NOW
+    assert refused.reserved is None
+    assert refused.current.expires_at == NOW
     save(store)
     assert reserve(store, "vrf_other").reserved is None
     assert reserve(store, purpose="other").current is None
@@ -105,7 +118,8 @@ def test_the_destination_budget_spans_codes_and_purposes(store):
     taken = [reserve(store, purpose=p, limits=limits).reserved is not None for p in ["login"] * 5 + ["reset"] * 5]
     assert taken.count(True) == 7
     refused = reserve(store, purpose="reset", limits=limits)
-    assert refused.reserved is None and refused.failure_budget_spent is True
+    assert refused.reserved is None
+    assert refused.failures == 7
 
 
 def test_a_right_code_gives_its_attempt_back(store):
@@ -121,11 +135,11 @@ def test_generate_is_refused_once_failures_reach_the_limit(store):
     failures = Window(LIMITS.failures.bucket, 2, NOW + 1000)
     save(store)
     reserve(store)
-    assert store.take_send(plan(failures=failures), NOW) is None
+    assert take(store, plan(failures=failures), NOW) is None
     reserve(store)
-    assert store.take_send(plan(failures=failures), NOW) == SendRefusal(NOW + 1000, ("failure_limit",))
+    assert take(store, plan(failures=failures), NOW) == SendRefusal(NOW + 1000, ("failures_destination",))
     next_window = Window(failures.bucket + 1, 2, NOW + 2000)
-    assert store.take_send(plan(failures=next_window), NOW + 1000) is None
+    assert take(store, plan(failures=next_window), NOW + 1000) is None
 
 
 def test_withdraw_removes_only_its_own_code(store):
@@ -139,19 +153,19 @@ def test_withdraw_removes_only_its_own_code(store):
 def test_send_limits_are_all_or_nothing(store):
     sends = Window(bucket=1, limit=2, resets_at=NOW + 900)
     ip = Window(bucket=1, limit=3, resets_at=NOW + 3600)
-    with_ip = {"ip_key": "ip#x", "ip_sends": ip}
-    assert store.take_send(plan(cooldown_until=NOW + 30, sends=sends, **with_ip), NOW) is None
+    with_ip = {"ip": IpQuota("ip#x", ip)}
+    assert take(store, plan(cooldown_until=NOW + 30, sends=sends, **with_ip), NOW) is None
     # The cooldown refuses: the window and the IP must not be charged for the refused send.
-    assert store.take_send(plan(cooldown_until=NOW + 40, sends=sends, **with_ip), NOW + 10) == SendRefusal(
+    assert take(store, plan(cooldown_until=NOW + 40, sends=sends, **with_ip), NOW + 10) == SendRefusal(
         NOW + 30, ("cooldown",)
     )
-    assert store.take_send(plan(cooldown_until=NOW + 60, sends=sends, **with_ip), NOW + 30) is None
-    assert store.take_send(plan(cooldown_until=NOW + 90, sends=sends, **with_ip), NOW + 60) == SendRefusal(
-        NOW + 900, ("destination_window",)
+    assert take(store, plan(cooldown_until=NOW + 60, sends=sends, **with_ip), NOW + 30) is None
+    assert take(store, plan(cooldown_until=NOW + 90, sends=sends, **with_ip), NOW + 60) == SendRefusal(
+        NOW + 900, ("window",)
     )
     other = plan(record_key="dest#" + "cd" * 16, **with_ip)
-    assert store.take_send(other, NOW + 61) is None  # the IP's third
-    assert store.take_send(other, NOW + 62) == SendRefusal(NOW + 3600, ("source_ip",))
+    assert take(store, other, NOW + 61) is None  # the IP's third
+    assert take(store, other, NOW + 62) == SendRefusal(NOW + 3600, ("ip",))
 
 
 def test_a_status_read_sees_the_newest_and_the_superseded_code(store):
@@ -169,9 +183,11 @@ def test_a_status_read_sees_the_newest_and_the_superseded_code(store):
 def test_cancel_wins_once_and_only_while_pending(store):
     save(store)
     canceled, record = store.cancel(KEY, "default", "vrf_a", NOW, 5)
-    assert canceled is True and record.codes["default"].canceled_at == NOW
+    assert canceled is True
+    assert record.codes["default"].canceled_at == NOW
     again, record = store.cancel(KEY, "default", "vrf_a", NOW, 5)
-    assert again is False and record.codes["default"].canceled_at == NOW
+    assert again is False
+    assert record.codes["default"].canceled_at == NOW
     assert reserve(store).reserved is None
 
 
@@ -184,7 +200,8 @@ def test_cancel_and_consume_race_has_one_winner(store):
     reserve(store)
     assert store.consume(KEY, "default", "vrf_b", NOW, LIMITS.failures.bucket) is True
     canceled, record = store.cancel(KEY, "default", "vrf_b", NOW, 5)
-    assert canceled is False and record.codes["default"].consumed_at == NOW
+    assert canceled is False
+    assert record.codes["default"].consumed_at == NOW
 
 
 def test_cancel_refuses_ended_codes(store):

@@ -32,7 +32,8 @@ def test_a_pending_verification_reads_back_without_costing_an_attempt(lifecycle)
     assert body["attempts_remaining"] == 5
     assert body["verification_id"] == vid
     assert (body["channel"], body["destination"], body["purpose"]) == ("sms", "+1******2671", "default")
-    assert body["created_at"].endswith("Z") and body["expires_at"].endswith("Z")
+    assert body["created_at"].endswith("Z")
+    assert body["expires_at"].endswith("Z")
     assert body["resend_available_at"] == body["created_at"]  # no cooldown configured here
     assert set(body) == {
         "verification_id",
@@ -80,11 +81,14 @@ def test_cancel_stops_the_code_at_once_and_is_idempotent(lifecycle):
     api = lifecycle()
     vid, code = started(api)
     first = api.cancel(vid)
-    assert first.status == 200 and first.body["status"] == "canceled"
+    assert first.status == 200
+    assert first.body["status"] == "canceled"
     again = api.cancel(vid)
-    assert again.status == 200 and again.body == first.body
+    assert again.status == 200
+    assert again.body == first.body
     reply = api.verify({"destination": GOOD_US, "code": code})
-    assert reply.status == 404 and reply.body["verified"] is False
+    assert reply.status == 404
+    assert reply.body["verified"] is False
 
 
 @pytest.mark.parametrize("ending", ["approved", "expired", "max_attempts_reached", "superseded"])
@@ -116,7 +120,8 @@ def test_unknown_ids_are_404_and_malformed_ids_400(lifecycle):
         assert api.cancel(unknown).status == 404
     for malformed in ("x", "vrf_", "vrf_short_default", "a" * 90, "vrf_" + "A" * 36 + "_UPPER"):
         reply = api.status(malformed)
-        assert reply.status == 400 and reply.body["error"]["details"][0]["field"] == "verification_id"
+        assert reply.status == 400
+        assert reply.body["error"]["details"][0]["field"] == "verification_id"
         assert api.cancel(malformed).status == 400
 
 
@@ -169,7 +174,8 @@ def test_reads_and_cancels_are_counted_and_cancels_logged_masked(lifecycle, caps
     assert [m.get("VerificationCanceled") for m in emitted] == [None, [1.0]]
     logged = log_output.getvalue()
     [line] = [json.loads(line) for line in logged.splitlines() if "verification canceled" in line]
-    assert line["destination"] == "+91******3210" and line["verification_id"] == vid
+    assert line["destination"] == "+91******3210"
+    assert line["verification_id"] == vid
     assert GOOD_IN not in out + logged
 
 
@@ -205,7 +211,8 @@ def test_a_required_verification_id_stops_strangers_spending_attempts(make_api):
     vid, code = started(api)
     # Someone who knows only the number cannot spend attempts.
     stranger = api.verify({"destination": GOOD_US, "code": wrong_code(code)})
-    assert stranger.status == 400 and stranger.body["error"]["details"][0]["field"] == "verification_id"
+    assert stranger.status == 400
+    assert stranger.body["error"]["details"][0]["field"] == "verification_id"
     other_vid = vid[:4] + "B" * 36 + vid[40:]
     assert api.verify({"destination": GOOD_US, "code": wrong_code(code), "verification_id": other_vid}).status == 404
     assert api.status(vid).body["attempts_remaining"] == 5

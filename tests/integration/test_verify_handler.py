@@ -185,10 +185,10 @@ def test_verify_never_creates_delivery_clients(api):
 
     _, code = api.issue(GOOD_US)
     clients.reset_clients()
-    api.verify_module.deps.digests.forget()
+    api.verify_deps.digests.forget()
     assert verify(api, code).status == 200
     assert sorted(clients.created_clients()) == ["dynamodb", "kms"]
-    assert api.verify_module.deps.sender is None
+    assert not hasattr(api.verify_deps, "sender")
 
 
 def test_twenty_concurrent_right_codes_verify_exactly_once(api):

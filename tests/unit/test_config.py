@@ -1,7 +1,7 @@
 import pytest
 
 from otp.config import load_settings
-from otp.errors import ConfigurationError
+from otp.domain.errors import ConfigurationError
 
 BASE = {"OTP_KMS_KEY_ID": "alias/otp", "OTP_DIGEST_KEY_ID": "alias/otp-digests"}
 

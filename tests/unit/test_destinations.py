@@ -2,8 +2,8 @@ import phonenumbers
 import pytest
 from phonenumbers import PhoneNumberType
 
-from otp.destinations import channel_of, mask_email, normalize_email, normalize_phone
-from otp.errors import DestinationNotAllowed, InvalidRequest
+from otp.domain.destinations import channel_of, mask_email, normalize_email, normalize_phone
+from otp.domain.errors import DestinationNotAllowed, InvalidRequest
 
 
 def example(region: str, kind: int) -> str:

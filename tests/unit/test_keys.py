@@ -5,9 +5,9 @@ import hmac
 
 import pytest
 
-from otp.destinations import normalize_email, normalize_phone
-from otp.keys import DIGEST_LABEL, Digests, new_verification_id, parse_verification_id
-from otp.policy import end_user_network
+from otp.domain.destinations import normalize_email, normalize_phone
+from otp.domain.keys import DIGEST_LABEL, Digests, new_verification_id, parse_verification_id
+from otp.domain.limits import end_user_network
 
 
 class CountingDeriver:
@@ -72,7 +72,9 @@ def test_verification_ids_carry_their_record_and_purpose():
     first, second = new_verification_id(key, "login"), new_verification_id(key, "login")
     assert first != second
     ref = parse_verification_id(first)
-    assert ref is not None and ref.record_key == key and ref.purpose == "login"
+    assert ref is not None
+    assert ref.record_key == key
+    assert ref.purpose == "login"
     assert len(first) <= 73
 
 

@@ -10,8 +10,9 @@ import re
 
 import pytest
 
+from otp.bootstrap import generate_dependencies
 from otp.config import load_settings
-from otp.errors import (
+from otp.domain.errors import (
     DeliveryFailed,
     Expired,
     InvalidCode,
@@ -21,27 +22,20 @@ from otp.errors import (
     RateLimited,
     TooManyAttempts,
 )
-from otp.keys import Digests
-from otp.use_cases import Dependencies
 from otp.use_cases.cancel_verification import cancel_verification
 from otp.use_cases.check_code import CheckRequest, check_code
+from otp.use_cases.dependencies import GenerateDependencies as Dependencies
 from otp.use_cases.issue_code import IssueRequest, issue_code
 from otp.use_cases.read_verification import read_verification
-from tests.fakes import FakeCipher, FakeSender, FixedDeriver, InMemoryStore
+from tests.fakes import FakeAdapters, FakeSender
 from tests.helpers import GOOD_IN, GOOD_US, FakeClock, wrong_code
 
 BASE = {"OTP_KMS_KEY_ID": "alias/unit", "OTP_DIGEST_KEY_ID": "alias/unit-digests", "OTP_EMAIL_SENDER": "otp@x.io"}
 
 
 def wire(**settings: str) -> Dependencies:
-    return Dependencies(
-        settings=load_settings({**BASE, **settings}),
-        store=InMemoryStore(),
-        digests=Digests(FixedDeriver()),
-        cipher=FakeCipher(),
-        sender=FakeSender(),
-        clock=FakeClock(),
-    )
+    """The generate function's dependencies, made by its bootstrap from in-memory fakes."""
+    return generate_dependencies(load_settings({**BASE, **settings}), FakeAdapters().adapters(), FakeClock())
 
 
 @pytest.fixture
@@ -72,7 +66,9 @@ def check(deps: Dependencies, code: str, destination: str = GOOD_US, **fields):
 
 def test_a_code_is_encrypted_stored_and_delivered(deps):
     issued, code = issue(deps)
-    assert issued.masked_destination == "+1******2671" and issued.expires_in == 300 and issued.resend_after == 30
+    assert issued.masked_destination == "+1******2671"
+    assert issued.expires_in == 300
+    assert issued.resend_after == 30
     record = deps.store.records[deps.digests.record_key(_phone(GOOD_US))]
     assert code.encode() not in record.codes["default"].ciphertext  # the fake cipher encodes, never stores plain
     assert deps.sender.sms[-1][0] == GOOD_US
@@ -89,7 +85,8 @@ def test_the_cooldown_spans_purposes(deps):
     deps.clock.advance(10)
     with pytest.raises(RateLimited) as refused:
         issue(deps, purpose="reset")
-    assert refused.value.retry_after == 20 and refused.value.limits == ("cooldown",)
+    assert refused.value.retry_after == 20
+    assert refused.value.reasons == ("cooldown",)
 
 
 def test_the_end_user_ip_limit_counts_a_v6_64_once():
@@ -97,7 +94,7 @@ def test_the_end_user_ip_limit_counts_a_v6_64_once():
     issue(deps, GOOD_US, end_user_ip="2001:db8::1")
     with pytest.raises(RateLimited) as refused:
         issue(deps, GOOD_IN, end_user_ip="2001:db8::2")
-    assert refused.value.limits == ("source_ip",)
+    assert refused.value.reasons == ("ip",)
     issue(deps, GOOD_IN)  # no end-user IP: no per-IP limit
 
 
@@ -189,12 +186,12 @@ def test_a_ciphertext_of_another_record_never_verifies():
 
 def test_the_failure_bound_spans_codes_and_locks_generate():
     deps = wire(OTP_RESEND_COOLDOWN_SECONDS="0", OTP_MAX_FAILURES_PER_DESTINATION="7")
-    compared = 0
+    compared, refusals = 0, []
     for _ in range(5):
         try:
             _, code = issue(deps)
         except RateLimited as locked:
-            assert locked.limits == ("failure_limit",)
+            refusals.append(locked.reasons)
             break
         for _ in range(5):
             try:
@@ -204,6 +201,7 @@ def test_the_failure_bound_spans_codes_and_locks_generate():
             except TooManyAttempts:
                 pass
     assert compared == 10  # 7 reached during the second code, which keeps its attempts: 7 + 3
+    assert refusals == [("failures_destination",)]
 
 
 def test_a_required_verification_id_is_required():
@@ -248,6 +246,6 @@ def test_unknown_and_malformed_ids(deps):
 
 
 def _phone(number: str):
-    from otp.destinations import normalize_phone
+    from otp.domain.destinations import normalize_phone
 
     return normalize_phone(number)

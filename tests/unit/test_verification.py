@@ -1,13 +1,13 @@
 import pytest
 
-from otp.errors import Expired, NotFound, TooManyAttempts
-from otp.ports import AttemptReservation, PendingCode
-from otp.verification import attempts_remaining, refusal, status_of
+from otp.domain.entities import AttemptLimits, AttemptReservation, StoredCode, Window
+from otp.domain.errors import Expired, NotFound, TooManyAttempts
+from otp.domain.verification import attempts_remaining, refusal, status_of
 
 NOW = 1_800_000_000
 
 
-def pending(**changes) -> PendingCode:
+def pending(**changes) -> StoredCode:
     fields = dict(
         verification_id="vrf_1",
         channel="sms",
@@ -19,7 +19,7 @@ def pending(**changes) -> PendingCode:
         attempts=1,
     )
     fields.update(changes)
-    return PendingCode(**fields)
+    return StoredCode(**fields)
 
 
 @pytest.mark.parametrize(
@@ -39,8 +39,9 @@ def pending(**changes) -> PendingCode:
     ],
 )
 def test_refusals_map_to_the_contract(current, verification_id, budget_spent, expected):
-    reservation = AttemptReservation(reserved=None, current=current, failure_budget_spent=budget_spent)
-    assert isinstance(refusal(reservation, verification_id, NOW, max_attempts=5), expected)
+    limits = AttemptLimits(max_attempts=5, failures=Window(bucket=0, limit=25, resets_at=NOW + 60))
+    reservation = AttemptReservation(reserved=None, current=current, failures=25 if budget_spent else 24)
+    assert isinstance(refusal(reservation, verification_id, NOW, limits), expected)
 
 
 def test_attempts_remaining_counts_down_to_zero():

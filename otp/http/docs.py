@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the types only: this module stays importable without Powertools
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
 
-from otp.models import ErrorResponse, GenerateResponse, VerificationResponse, VerifyErrorResponse, VerifyResponse
+from otp.http.models import ErrorResponse, GenerateResponse, VerificationResponse, VerifyErrorResponse, VerifyResponse
 
 _RETRY_AFTER: dict[str, OpenAPIResponseHeader] = {
     "Retry-After": {

@@ -16,8 +16,8 @@ import threading
 from dataclasses import dataclass
 from hashlib import sha256
 
-from otp.destinations import Destination
-from otp.ports import SecretDeriver
+from otp.domain.destinations import Destination
+from otp.domain.ports import SecretDeriver
 
 # Changing the label (or the KMS key) changes every digest: pending codes and counters start over.
 DIGEST_LABEL = b"otp-service/record-digests/v1"
@@ -25,7 +25,6 @@ RECORD_PREFIX = "dest#"
 _DIGEST_BYTES = 16
 _ID_RANDOM_BYTES = 11
 _ID = re.compile(r"^vrf_(?P<locator>[A-Za-z0-9_-]{36})_(?P<purpose>[a-z0-9][a-z0-9_.-]{0,31})$")
-VERIFICATION_ID_PATTERN = _ID.pattern
 
 
 class Digests:
@@ -50,6 +49,10 @@ class Digests:
 
     def network_key(self, network: str) -> str:
         return "ip#" + self._digest("network", network).hex()
+
+    def fingerprint(self, request: str) -> str:
+        """What an Idempotency-Key record keeps of its request: keyed, so a table reader cannot test numbers."""
+        return hmac.new(self._key(), f"request\x00{request}".encode(), sha256).hexdigest()
 
     def forget(self) -> None:
         """For SnapStart restores and tests: derive the secret again on next use."""
@@ -78,3 +81,8 @@ def parse_verification_id(verification_id: str) -> VerificationRef | None:
     except (binascii.Error, ValueError):
         return None
     return VerificationRef(RECORD_PREFIX + locator[:_DIGEST_BYTES].hex(), match["purpose"])
+
+
+def encryption_context(record_key: str, verification_id: str, purpose: str) -> dict[str, str]:
+    """Binds a ciphertext to the one code it was made for; KMS refuses it anywhere else."""
+    return {"otp:record": record_key, "otp:verification_id": verification_id, "otp:purpose": purpose}

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from otp.errors import Expired, NotFound, OtpError, TooManyAttempts
-from otp.ports import AttemptReservation, PendingCode
+from otp.domain.entities import AttemptLimits, AttemptReservation, StoredCode
+from otp.domain.errors import Expired, NotFound, OtpError, TooManyAttempts
 
 Status = Literal["pending", "approved", "expired", "max_attempts_reached", "superseded", "canceled"]
 
 
-def status_of(code: PendingCode, now: int, max_attempts: int, superseded_at: int | None = None) -> Status:
+def status_of(code: StoredCode, now: int, max_attempts: int, superseded_at: int | None = None) -> Status:
     """What ended the code first wins: its use, a cancel, its attempts, its expiry or a newer code."""
     if code.consumed_at is not None:
         return "approved"
@@ -24,7 +24,7 @@ def status_of(code: PendingCode, now: int, max_attempts: int, superseded_at: int
     return "pending" if superseded_at is None else "superseded"
 
 
-def refusal(reservation: AttemptReservation, verification_id: str | None, now: int, max_attempts: int) -> OtpError:
+def refusal(reservation: AttemptReservation, verification_id: str | None, now: int, limits: AttemptLimits) -> OtpError:
     """Map the code that refused an attempt to the contract's answer.
 
     A used, canceled, superseded or unknown code reveals nothing beyond 404; an expired one says
@@ -38,12 +38,12 @@ def refusal(reservation: AttemptReservation, verification_id: str | None, now: i
         return NotFound()
     if current.expires_at <= now:
         return Expired()
-    if current.attempts >= max_attempts or reservation.failure_budget_spent:
+    if current.attempts >= limits.max_attempts or reservation.failures >= limits.failures.limit:
         return TooManyAttempts()
     # The condition failed yet the code looks live: it changed between the write and the read
     # (a concurrent supersede); treat it as gone rather than guess.
     return NotFound()
 
 
-def attempts_remaining(code: PendingCode, max_attempts: int) -> int:
+def attempts_remaining(code: StoredCode, max_attempts: int) -> int:
     return max(0, max_attempts - code.attempts)

@@ -11,10 +11,6 @@ def generate_code(length: int) -> str:
     return f"{secrets.randbelow(10**length):0{length}d}"
 
 
-def new_verification_id() -> str:
-    return "vrf_" + secrets.token_hex(16)
-
-
 def codes_match(expected: str, submitted: str) -> bool:
     """Constant-time, so response timing reveals nothing about how many digits were right."""
     return hmac.compare_digest(expected.encode("ascii"), submitted.encode("ascii"))

@@ -83,7 +83,10 @@ class InvalidCode(OtpError):
 class NotFound(OtpError):
     status = 404
     code = "not_found"
-    default_message = "No code is pending for this destination and purpose."
+    # One message for every case, so the answer reveals no more than that nothing is pending.
+    default_message = (
+        "No code is pending for this destination and purpose: it was used, replaced, canceled or never sent."
+    )
 
 
 class IdempotencyConflict(OtpError):
@@ -123,13 +126,24 @@ class RateLimited(_RetryLater):
     status = 429
     code = "rate_limited"
     default_message = "Too many codes were requested. Try again later."
+    # What each reason means to the person waiting, and when they can try again.
+    _SAYS = {
+        "cooldown": "A code was sent to this destination moments ago",
+        "window": "Too many codes were sent to this destination recently",
+        "ip": "Too many codes were requested from this network",
+        "failures_network": "Too many wrong codes for this destination came from this network",
+        "failures_destination": "Too many wrong codes were entered for this destination",
+    }
 
-    def __init__(self, retry_after: int, limits: tuple[str, ...] = ()) -> None:
-        self.limits = limits  # which limits refused, for logs and metrics only
-        super().__init__(retry_after)
+    def __init__(self, retry_after: int, reasons: tuple[str, ...] = ()) -> None:
+        self.reasons = reasons  # the binding one first; all of them in logs and metrics
+        self.reason = reasons[0] if reasons else "window"
+        seconds = max(1, int(retry_after))
+        says = self._SAYS.get(self.reason, "Too many codes were requested")
+        super().__init__(retry_after, f"{says}. A new code can be sent in {seconds} s.")
 
     def extra(self) -> dict[str, Any]:
-        return {"retry_after": self.retry_after}
+        return {"retry_after": self.retry_after, "reason": self.reason}
 
 
 class TooManyAttempts(OtpError):

@@ -9,7 +9,7 @@ from typing import Literal
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumberType
 
-from otp.errors import DestinationNotAllowed, InvalidRequest
+from otp.domain.errors import DestinationNotAllowed, InvalidRequest
 
 Channel = Literal["sms", "email"]
 

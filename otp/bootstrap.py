@@ -1,0 +1,93 @@
+"""Wiring: one bootstrap per function, building its typed dependencies once per container.
+
+In Lambda the adapters are AWS's; unit tests pass in-memory fakes through the same functions.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from otp.config import Settings
+from otp.domain.keys import Digests
+from otp.domain.ports import CodeCipher, CodeStore, Idempotency, MessageSender, SecretDeriver
+from otp.use_cases.dependencies import GenerateDependencies, VerificationDependencies, VerifyDependencies
+
+
+@dataclass(frozen=True)
+class Adapters:
+    """How each port is made; built on first use, so a function creates only the clients it uses."""
+
+    store: Callable[[Settings], CodeStore]
+    deriver: Callable[[Settings], SecretDeriver]
+    cipher: Callable[[Settings], CodeCipher]
+    sender: Callable[[Settings], MessageSender]
+    idempotency: Callable[[Settings, type], Idempotency]  # the dataclass its results are kept as
+    before_snapshot: Callable[[Digests, list[str]], None] = lambda _digests, _services: None
+
+
+def aws_adapters() -> Adapters:
+    from otp.aws import factories  # the only import of the AWS adapters
+
+    return Adapters(
+        store=factories.store,
+        deriver=factories.deriver,
+        cipher=factories.cipher,
+        sender=factories.sender,
+        idempotency=factories.idempotency,
+        before_snapshot=factories.before_snapshot,
+    )
+
+
+def _common(settings: Settings, adapters: Adapters, clock: Callable[[], float]) -> dict[str, Any]:
+    return {
+        "settings": settings,
+        "store": adapters.store(settings),
+        "digests": Digests(adapters.deriver(settings)),
+        "clock": clock,
+    }
+
+
+def _snapshot(adapters: Adapters, digests: Digests, services: list[str]) -> None:
+    # Lambda sets this while it initializes a version for a SnapStart snapshot.
+    if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
+        adapters.before_snapshot(digests, services)
+
+
+def generate_dependencies(
+    settings: Settings, adapters: Adapters | None = None, clock: Callable[[], float] = time.time
+) -> GenerateDependencies:
+    from otp.use_cases.issue_code import IssuedCode  # only generate loads the message texts
+
+    adapters = adapters or aws_adapters()
+    deps = GenerateDependencies(
+        **_common(settings, adapters, clock),
+        cipher=adapters.cipher(settings),
+        sender=adapters.sender(settings),
+        idempotency=adapters.idempotency(settings, IssuedCode),
+    )
+    _snapshot(adapters, deps.digests, ["dynamodb", "kms", "sns", *(["sesv2"] if settings.email_enabled else [])])
+    return deps
+
+
+def verify_dependencies(
+    settings: Settings, adapters: Adapters | None = None, clock: Callable[[], float] = time.time
+) -> VerifyDependencies:
+    """No sender: the verify function never creates an SNS or SES client."""
+    adapters = adapters or aws_adapters()
+    deps = VerifyDependencies(**_common(settings, adapters, clock), cipher=adapters.cipher(settings))
+    _snapshot(adapters, deps.digests, ["dynamodb", "kms"])
+    return deps
+
+
+def verification_dependencies(
+    settings: Settings, adapters: Adapters | None = None, clock: Callable[[], float] = time.time
+) -> VerificationDependencies:
+    """Status and cancel: no cipher and no sender, so that function's role needs neither."""
+    adapters = adapters or aws_adapters()
+    deps = VerificationDependencies(**_common(settings, adapters, clock))
+    _snapshot(adapters, deps.digests, ["dynamodb"])
+    return deps

@@ -1,0 +1,96 @@
+"""What the store holds and reports, as plain values: the store reports facts, the domain rules on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from otp.domain.destinations import Channel
+
+
+@dataclass(frozen=True)
+class StoredCode:
+    """One code of a destination as the store holds it, pending or not."""
+
+    verification_id: str
+    purpose: str
+    channel: Channel
+    masked_destination: str
+    created_at: int
+    expires_at: int
+    attempts: int = 0
+    consumed_at: int | None = None
+    canceled_at: int | None = None
+    ciphertext: bytes = b""  # present only while the code can still verify
+
+
+@dataclass(frozen=True)
+class Window:
+    """A fixed counting window: at most ``limit`` events in ``bucket``, which closes at ``resets_at``."""
+
+    bucket: int
+    limit: int
+    resets_at: int
+
+
+@dataclass(frozen=True)
+class IpQuota:
+    """The end user's hourly send counter, taken in the same atomic write as the destination's limits."""
+
+    key: str
+    window: Window
+
+
+@dataclass(frozen=True)
+class SendPlan:
+    """Everything one send must be allowed by, taken atomically or not at all."""
+
+    record_key: str
+    keep_until: int  # the destination record's TTL; outlives every window and code grace period
+    failures: Window  # refused once the destination's failed codes reach the limit
+    cooldown_until: int | None = None
+    sends: Window | None = None
+    ip: IpQuota | None = None
+
+
+@dataclass(frozen=True)
+class DestinationRecord:
+    """The codes and counters of one destination, as the store read them."""
+
+    codes: dict[str, StoredCode]  # by purpose: the newest code of each
+    replaced: dict[str, StoredCode]  # by purpose: the code the newest one superseded
+    next_send_at: int
+    sends: dict[int, int]  # send window bucket -> sends
+    failures: dict[int, int]  # failure window bucket -> unproven attempts
+
+
+@dataclass(frozen=True)
+class SendOutcome:
+    """What taking a send found: taken, or the state that refused it (as the refusing condition saw it)."""
+
+    taken: bool
+    record: DestinationRecord | None = None  # None: the destination's own limits did not refuse
+    ip_sends: int | None = None  # the end user's sends in the window, when that counter refused
+    conflict: bool = False  # another send for the same limits was being written at that moment
+
+
+@dataclass(frozen=True)
+class SendRefusal:
+    """Which limits refused a send (the contract's ``reason`` values), and when the tightest lets one through."""
+
+    free_at: int
+    reasons: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class AttemptLimits:
+    max_attempts: int  # per code
+    failures: Window  # per destination: unproven attempts, across codes and purposes
+
+
+@dataclass(frozen=True)
+class AttemptReservation:
+    """What reserving an attempt found: the reserved code, or the code that refused it."""
+
+    reserved: StoredCode | None
+    current: StoredCode | None
+    failures: int = 0  # the destination's unproven attempts in the window, as the write saw them

@@ -1,0 +1,102 @@
+"""The small interfaces the use cases need from the outside world.
+
+The AWS adapters in ``otp.aws`` implement them for Lambda, ``tests/fakes.py`` in memory for unit
+tests. Adapters report facts (what they read and wrote); every rule over those facts lives in the
+domain. A contract suite (tests/integration/test_store_contract.py) runs against both stores.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar
+
+from otp.domain.entities import (
+    AttemptLimits,
+    AttemptReservation,
+    DestinationRecord,
+    SendOutcome,
+    SendPlan,
+    StoredCode,
+)
+
+Result = TypeVar("Result")
+
+
+class CodeCipher(Protocol):
+    def encrypt(self, code: str, context: dict[str, str]) -> bytes: ...
+
+    def decrypt(self, ciphertext: bytes, context: dict[str, str]) -> str:
+        """Raises CiphertextMismatch when the ciphertext does not belong to ``context``."""
+        ...
+
+
+class SecretDeriver(Protocol):
+    def derive(self, label: bytes) -> bytes:
+        """The same secret for the same label, every time, without it being stored anywhere."""
+        ...
+
+
+class CodeStore(Protocol):
+    def take_send(self, plan: SendPlan, now: int) -> SendOutcome:
+        """Atomically take one send from every limit of the plan, or from none, and say what was found."""
+        ...
+
+    def save_code(self, record_key: str, code: StoredCode, keep_until: int, forget_before: int) -> None:
+        """Store the code as its purpose's newest, superseding the one before it.
+
+        Codes of other purposes that expired before ``forget_before`` may be dropped, so that a
+        caller inventing purposes cannot grow one destination's record without bound.
+        """
+        ...
+
+    def withdraw_code(self, record_key: str, purpose: str, verification_id: str) -> None:
+        """Delete the code only while it is still its purpose's newest."""
+        ...
+
+    def reserve_attempt(
+        self, record_key: str, purpose: str, verification_id: str | None, now: int, limits: AttemptLimits
+    ) -> AttemptReservation:
+        """Atomically count one attempt against the code and its destination, if both allow it."""
+        ...
+
+    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, failures_bucket: int) -> bool:
+        """Atomically mark the code used and give its attempt back to the destination's budget.
+
+        False when another request used, canceled or superseded it first.
+        """
+        ...
+
+    def read(self, record_key: str) -> DestinationRecord | None: ...
+
+    def cancel(
+        self, record_key: str, purpose: str, verification_id: str, now: int, max_attempts: int
+    ) -> tuple[bool, DestinationRecord | None]:
+        """Atomically cancel the code if it is still pending.
+
+        Whether this call canceled it, and the record as it stands after (None when there is none).
+        """
+        ...
+
+
+class MessageSender(Protocol):
+    def send_sms(self, phone_number: str, text: str) -> None: ...
+
+    def send_email(self, address: str, subject: str, text: str, html: str) -> None: ...
+
+
+class Idempotency(Protocol):
+    """Runs an action once per key and request fingerprint; a retry gets the first result again."""
+
+    def once(self, key: str, fingerprint: str, action: Callable[[], Result], lambda_context: Any) -> Result: ...
+
+
+class CiphertextMismatch(Exception):
+    """The ciphertext does not decrypt under its record's encryption context."""
+
+
+class DependencyFailure(Exception):
+    """A storage or key service failed after retries (maps to 503)."""
+
+
+class DeliveryRefused(Exception):
+    """The delivery provider did not accept the message (maps to 502)."""

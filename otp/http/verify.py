@@ -1,0 +1,28 @@
+"""The verify function's app: POST /verify."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
+
+from otp.domain.destinations import channel_of
+from otp.http.app import OtpResolver, create_resolver
+from otp.http.docs import VERIFY_RESPONSES
+from otp.http.models import VerifyRequest, VerifyResponse
+from otp.http.presenters import verified
+from otp.use_cases.check_code import CheckRequest, check_code
+from otp.use_cases.dependencies import VerifyDependencies
+
+
+def create_app(deps: VerifyDependencies) -> OtpResolver:
+    app = create_resolver(errors_say_unverified=True)
+
+    @app.post("/verify", summary="Check a one-time code", responses=VERIFY_RESPONSES)
+    def verify(request: Annotated[VerifyRequest, Body()]) -> Response[VerifyResponse]:
+        app.append_context(channel=channel_of(request.destination))
+        check = CheckRequest(request.destination, request.code, request.purpose, request.verification_id)
+        return verified(check_code(deps, check))
+
+    return app

@@ -1,0 +1,40 @@
+"""What each function's use cases may use, by type: generate has a cipher and a sender, verify a
+cipher and no sender, the verification resource neither."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from otp.config import Settings
+from otp.domain.keys import Digests
+from otp.domain.ports import CodeCipher, CodeStore, Idempotency, MessageSender
+
+
+@dataclass(frozen=True, kw_only=True)
+class Common:
+    settings: Settings
+    store: CodeStore
+    digests: Digests
+    clock: Callable[[], float] = field(default=time.time)
+
+    def now(self) -> int:
+        return int(self.clock())
+
+
+@dataclass(frozen=True, kw_only=True)
+class GenerateDependencies(Common):
+    cipher: CodeCipher
+    sender: MessageSender
+    idempotency: Idempotency
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerifyDependencies(Common):
+    cipher: CodeCipher
+
+
+@dataclass(frozen=True, kw_only=True)
+class VerificationDependencies(Common):
+    """Status and cancel: no cipher and no sender, so that function's role needs neither."""
