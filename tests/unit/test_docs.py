@@ -292,3 +292,28 @@ def test_every_make_command_the_docs_name_exists() -> None:
 def test_pending_targets_are_still_pending() -> None:
     arrived = sorted(PENDING_TARGETS & make_targets())
     assert arrived == [], f"these targets exist now: remove them from PENDING_TARGETS in {Path(__file__).name}"
+
+
+def missing_tests(path: Path) -> list[str]:
+    """Cited tests that do not exist: `tests/x.py::test_y`, and `::test_z` after it, as SECURITY.md writes proofs."""
+    missing, current = [], None
+    for span in CODE_SPAN.findall(path.read_text(encoding="utf-8")):
+        named = re.fullmatch(r"(tests/[\w/]+\.py)(?:::(\w+))?", span)
+        continued = re.fullmatch(r"::(\w+)", span)
+        if named:
+            current, function = ROOT / named.group(1), named.group(2)
+            if not current.exists():
+                missing.append(span)
+                continue
+        elif continued and current is not None:
+            function = continued.group(1)
+        else:
+            continue
+        if function and not re.search(rf"^\s*def {function}\(", current.read_text(encoding="utf-8"), re.MULTILINE):
+            missing.append(f"{current.relative_to(ROOT)}::{function}")
+    return missing
+
+
+def test_every_test_the_docs_cite_as_proof_exists() -> None:
+    missing = {str(path.relative_to(ROOT)): found for path in pages() if (found := missing_tests(path))}
+    assert missing == {}
