@@ -98,7 +98,7 @@ class Session:
         assert self.last_generated is not None, f"{name}= comes before any /generate"
         if name == "VERIFICATION_ID":
             self.env[name] = self.last_generated["verification_id"]
-        elif name == "CODE":
+        elif name == "CODE" and self.last_destination is not None:
             self.env[name] = self.runner.code_for(self.last_destination)
         else:
             raise AssertionError(f"the test does not know what a person pastes into {name}")
@@ -122,13 +122,20 @@ class Session:
             assert request.outcome in outcomes(body), f"{request.command}\nexpected {request.outcome}: {text}"
         if "/generate" in request.command:
             self.last_generated = body
-            self.last_destination = json.loads(re.search(r"-d '(.*)'", request.command).group(1))["destination"]
+            self.last_destination = json.loads(must_find(r"-d '(.*)'", request.command))["destination"]
         self.answered.append((route_of(request.command), int(status)))
         return body
 
 
+def must_find(pattern: str, text: str) -> str:
+    """The first group of ``pattern`` in ``text``; a line the test cannot read fails it."""
+    found = re.search(pattern, text)
+    assert found, f"no {pattern!r} in {text!r}"
+    return found.group(1)
+
+
 def route_of(command: str) -> str:
-    path = re.search(r"127\.0\.0\.1:\d+(/\S*)", command).group(1)
+    path = must_find(r"127\.0\.0\.1:\d+(/\S*)", command)
     if path.startswith("/verifications/"):
         return "cancel" if path.endswith("/cancel") else "status"
     return path.strip("/")

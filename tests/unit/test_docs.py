@@ -49,7 +49,7 @@ def table_after(text: str, marker: str) -> list[list[str]]:
     """The body rows of the first Markdown table after ``marker``, each as a list of stripped cells."""
     assert marker in text, f"no {marker!r} in the page"
     lines = text[text.index(marker) :].splitlines()[1:]
-    rows = []
+    rows: list[list[str]] = []
     for line in lines:
         if not line.startswith("|"):
             if rows:
@@ -81,6 +81,7 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
         return {f"!{suffix}": loader.construct_scalar(node)}
     if isinstance(node, yaml.SequenceNode):
         return {f"!{suffix}": loader.construct_sequence(node, deep=True)}
+    assert isinstance(node, yaml.MappingNode)
     return {f"!{suffix}": loader.construct_mapping(node, deep=True)}
 
 
