@@ -7,6 +7,7 @@ Makefile, the files on disk), so a setting or a metric added later fails here un
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ CONFIGURATION = DOCS / "configuration.md"
 SETTINGS_MARKER = "<!-- settings table:"
 PARAMETERS_MARKER = "<!-- deploy parameters table:"
 METRICS_MARKER = "<!-- metrics table:"
+ALARMS_MARKER = "<!-- alarms table:"
 
 # Pages that other work adds; links to them are accepted while they are missing. Whoever merges
 # them removes their line here (the test below fails once a listed page exists).
@@ -88,9 +90,52 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
 _TemplateLoader.add_multi_constructor("!", _tag)
 
 
+FILE_REFERENCE = re.compile(r"\$\{file\((?:\./)?([^)]+)\)(?::([\w.]+))?\}")
+
+
+def load_yaml(path: Path, service: Path = ROOT) -> Any:
+    """serverless.yml as the framework reads it, with its ${file(...)} parts inlined."""
+    tree = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
+    return resolve_files(tree, service)
+
+
+def resolve_files(node: Any, service: Path) -> Any:
+    """A whole value ${file(part.yml)} or ${file(part.yml):a.b} replaced by that file (or its key)."""
+    if isinstance(node, dict):
+        return {key: resolve_files(value, service) for key, value in node.items()}
+    if isinstance(node, list):
+        return [resolve_files(value, service) for value in node]
+    found = FILE_REFERENCE.fullmatch(node) if isinstance(node, str) else None
+    if found is None:
+        return node
+    part = load_yaml(service / found.group(1), service)
+    for key in filter(None, (found.group(2) or "").split(".")):
+        part = part[key]
+    return part
+
+
+def walk(node: Any) -> Iterator[tuple[str, Any]]:
+    """Every (key, value) of every mapping in the tree, wherever the template's parts put it."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            yield key, value
+            yield from walk(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from walk(value)
+
+
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return yaml.load((ROOT / "serverless.yml").read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
+    return load_yaml(ROOT / "serverless.yml")
+
+
+def cloudformation_parameters(template: dict[str, Any]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in walk(template.get("resources", {})):
+        if key == "Parameters" and isinstance(value, dict):
+            found.update(value)
+    return found
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +160,7 @@ def effective_value(alias: str, text: str | None) -> object:
 def param_of(value: object, template: dict[str, Any]) -> str | None:
     """The deploy parameter an environment value comes from: ${param:x}, or !Ref to a parameter defaulted so."""
     if isinstance(value, dict) and "!Ref" in value:
-        parameter = template["resources"]["Parameters"].get(value["!Ref"], {})
+        parameter = cloudformation_parameters(template).get(value["!Ref"], {})
         value = parameter.get("Default")
     found = re.fullmatch(r"\$\{param:(\w+)\}", value) if isinstance(value, str) else None
     return found.group(1) if found else None
@@ -124,6 +169,15 @@ def param_of(value: object, template: dict[str, Any]) -> str | None:
 def shown_default(value: object) -> str:
     """A deploy parameter's default as the docs write it."""
     return str(value).replace("${sls:stage}", "<stage>")
+
+
+def test_template_parts_are_read_where_serverless_yml_includes_them(tmp_path: Path) -> None:
+    """The template may be split into parts; the checks below must still see every parameter."""
+    (tmp_path / "part.yml").write_text("params:\n  default:\n    codeLength: 6\nalarm: !Ref Topic\n")
+    (tmp_path / "main.yml").write_text("params: ${file(./part.yml):params}\nresources:\n  - ${file(part.yml)}\n")
+    loaded = load_yaml(tmp_path / "main.yml", tmp_path)
+    assert loaded["params"] == {"default": {"codeLength": 6}}
+    assert loaded["resources"][0]["alarm"] == {"!Ref": "Topic"}
 
 
 def test_the_readme_is_a_front_page() -> None:
@@ -201,6 +255,19 @@ def test_every_deploy_parameter_is_documented_with_its_default(
         if documented != expected:
             wrong[name] = f"documented as {cell!r}, serverless.yml says {expected!r}"
     assert wrong == {}
+
+
+def test_the_alarms_table_is_the_templates_alarms(template: dict[str, Any]) -> None:
+    alarms = {
+        key
+        for key, value in walk(template.get("resources", {}))
+        if isinstance(value, dict) and value.get("Type") == "AWS::CloudWatch::Alarm"
+    }
+    assert alarms, "serverless.yml defines no alarm: the test cannot read it any more"
+    rows = table_after((DOCS / "operations.md").read_text(encoding="utf-8"), ALARMS_MARKER)
+    documented = {only_code_span(row[0]) for row in rows}
+    assert sorted(alarms - documented) == [], "alarms missing from docs/operations.md"
+    assert sorted(documented - alarms) == [], "rows in docs/operations.md that serverless.yml has no alarm for"
 
 
 def test_the_metrics_table_is_the_metric_catalog() -> None:
