@@ -7,15 +7,25 @@ Makefile, the files on disk), so a setting or a metric added later fails here un
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from otp.config import Settings
 from otp.observability import METRICS
+from tests.unit.docs_sources import (
+    CODE_SPAN,
+    FENCE,
+    LINK,
+    anchors,
+    first_code_span,
+    load_yaml,
+    only_code_span,
+    prose,
+    table_after,
+    walk,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCS = ROOT / "docs"
@@ -31,103 +41,20 @@ PENDING_PAGES = {"docs/deploying-for-real.md", "docs/client.md"}
 # Make targets that other work adds, likewise.
 PENDING_TARGETS = {"smoke"}
 
-CODE_SPAN = re.compile(r"`([^`]+)`")
-FENCE = re.compile(r"^```.*?^```", re.DOTALL | re.MULTILINE)
-LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
+def pages(*, history: bool = True) -> list[Path]:
+    """Every page of the manual: the README, the top-level pages and docs/.
 
-def pages() -> list[Path]:
-    """Every page of the manual: the README, the top-level pages and docs/."""
-    top = [ROOT / name for name in ("README.md", "SECURITY.md", "CHANGELOG.md")]
-    return top + sorted(DOCS.glob("*.md"))
-
-
-def prose(path: Path) -> str:
-    """A page without its fenced code blocks: links and names inside examples are not claims."""
-    return FENCE.sub("", path.read_text(encoding="utf-8"))
-
-
-def table_after(text: str, marker: str) -> list[list[str]]:
-    """The body rows of the first Markdown table after ``marker``, each as a list of stripped cells."""
-    assert marker in text, f"no {marker!r} in the page"
-    lines = text[text.index(marker) :].splitlines()[1:]
-    rows: list[list[str]] = []
-    for line in lines:
-        if not line.startswith("|"):
-            if rows:
-                break
-            continue
-        rows.append([cell.strip() for cell in line.strip().strip("|").split("|")])
-    _header, separator, *body = rows
-    assert set(separator[0]) <= set("-: "), f"the table after {marker!r} has no header separator"
-    return body
-
-
-def only_code_span(cell: str) -> str:
-    found = CODE_SPAN.fullmatch(cell)
-    assert found, f"expected exactly one `name` in the cell, found {cell!r}"
-    return found.group(1)
-
-
-def first_code_span(cell: str) -> str | None:
-    found = CODE_SPAN.search(cell)
-    return found.group(1) if found else None
-
-
-class _TemplateLoader(yaml.SafeLoader):
-    """serverless.yml with CloudFormation short tags (!Ref, !If, ...) read as {"!Tag": value}."""
-
-
-def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
-    if isinstance(node, yaml.ScalarNode):
-        return {f"!{suffix}": loader.construct_scalar(node)}
-    if isinstance(node, yaml.SequenceNode):
-        return {f"!{suffix}": loader.construct_sequence(node, deep=True)}
-    assert isinstance(node, yaml.MappingNode)
-    return {f"!{suffix}": loader.construct_mapping(node, deep=True)}
-
-
-_TemplateLoader.add_multi_constructor("!", _tag)
-
-
-FILE_REFERENCE = re.compile(r"\$\{file\((?:\./)?([^)]+)\)(?::([\w.]+))?\}")
-
-
-def load_yaml(path: Path, service: Path = ROOT) -> Any:
-    """serverless.yml as the framework reads it, with its ${file(...)} parts inlined."""
-    tree = yaml.load(path.read_text(encoding="utf-8"), Loader=_TemplateLoader)  # noqa: S506
-    return resolve_files(tree, service)
-
-
-def resolve_files(node: Any, service: Path) -> Any:
-    """A whole value ${file(part.yml)} or ${file(part.yml):a.b} replaced by that file (or its key)."""
-    if isinstance(node, dict):
-        return {key: resolve_files(value, service) for key, value in node.items()}
-    if isinstance(node, list):
-        return [resolve_files(value, service) for value in node]
-    found = FILE_REFERENCE.fullmatch(node) if isinstance(node, str) else None
-    if found is None:
-        return node
-    part = load_yaml(service / found.group(1), service)
-    for key in filter(None, (found.group(2) or "").split(".")):
-        part = part[key]
-    return part
-
-
-def walk(node: Any) -> Iterator[tuple[str, Any]]:
-    """Every (key, value) of every mapping in the tree, wherever the template's parts put it."""
-    if isinstance(node, dict):
-        for key, value in node.items():
-            yield key, value
-            yield from walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from walk(value)
+    The changelog is history: its links must resolve, but it may name settings and targets that
+    have since gone (``history=False`` leaves it out).
+    """
+    top = ["README.md", "SECURITY.md", *(["CHANGELOG.md"] if history else [])]
+    return [ROOT / name for name in top] + sorted(DOCS.glob("*.md"))
 
 
 @pytest.fixture(scope="module")
 def template() -> dict[str, Any]:
-    return load_yaml(ROOT / "serverless.yml")
+    return load_yaml(ROOT / "serverless.yml", ROOT)
 
 
 def cloudformation_parameters(template: dict[str, Any]) -> dict[str, Any]:
@@ -282,30 +209,11 @@ def test_every_setting_the_docs_name_exists() -> None:
     aliases = set(setting_aliases())
     unknown = {
         f"{path.relative_to(ROOT)}: {name}"
-        for path in pages()
+        for path in pages(history=False)
         for name in re.findall(r"\bOTP_[A-Z0-9_]*[A-Z0-9]\b", path.read_text(encoding="utf-8"))
         if name not in aliases
     }
     assert sorted(unknown) == []
-
-
-def slug(heading: str) -> str:
-    """The anchor GitHub gives a heading: lower case, punctuation dropped, spaces to hyphens."""
-    text = heading.strip().lower().replace("`", "")
-    text = re.sub(r"[^\w\- ]", "", text)
-    return text.replace(" ", "-")
-
-
-def anchors(path: Path) -> set[str]:
-    found: set[str] = set()
-    for heading in re.findall(r"^#{1,6} (.+)$", prose(path), re.MULTILINE):
-        base = slug(heading)
-        anchor, n = base, 0
-        while anchor in found:
-            n += 1
-            anchor = f"{base}-{n}"
-        found.add(anchor)
-    return found
 
 
 def broken_links(path: Path) -> list[str]:
@@ -350,7 +258,7 @@ def test_every_make_command_the_docs_name_exists() -> None:
     targets = make_targets()
     unknown = {
         f"{path.relative_to(ROOT)}: make {name}"
-        for path in pages()
+        for path in pages(history=False)
         for name in re.findall(r"(?<![\w-])make ([a-z][a-z0-9-]*)", code_in(path))
         if name not in targets | PENDING_TARGETS
     }
@@ -383,5 +291,5 @@ def missing_tests(path: Path) -> list[str]:
 
 
 def test_every_test_the_docs_cite_as_proof_exists() -> None:
-    missing = {str(path.relative_to(ROOT)): found for path in pages() if (found := missing_tests(path))}
+    missing = {str(path.relative_to(ROOT)): found for path in pages(history=False) if (found := missing_tests(path))}
     assert missing == {}
