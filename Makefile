@@ -97,7 +97,7 @@ bench: venv node
 	$(PY) -m bench.run
 
 fuzz: venv
-	OTP_FUZZ_EXAMPLES=5000 $(PY) -m pytest tests/e2e/test_fuzz.py
+	FUZZ_EXAMPLES=5000 $(PY) -m pytest tests/e2e/test_fuzz.py
 
 clean:
 	rm -rf $(VENV) node_modules .serverless .requirements-cache .pytest_cache .ruff_cache .hypothesis

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import os
 import re
 from collections.abc import Mapping
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Any
 
+import annotated_types
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from otp.domain.errors import ConfigurationError
 
@@ -20,10 +24,11 @@ _SENDER_SHAPE = re.compile(r"^[!-?A-~]{1,64}@(?=.{1,253}$)[A-Za-z0-9-]{1,63}(\.[
 _HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 _SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
 _BRAND = re.compile(r"^[^\x00-\x1f\x7f]{1,40}$")
+_ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
 class Settings(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
 
     table_name: Annotated[str, Field(alias="OTP_TABLE_NAME", pattern=r"^[A-Za-z0-9_.-]{3,255}$")] = "otp_main"
     kms_key_id: Annotated[str | None, Field(alias="OTP_KMS_KEY_ID", min_length=1, max_length=2048)] = None
@@ -36,8 +41,15 @@ class Settings(BaseModel):
     max_sends_per_window: Annotated[int, Field(alias="OTP_MAX_SENDS_PER_WINDOW", ge=0, le=1000)] = 5
     send_window_seconds: Annotated[int, Field(alias="OTP_SEND_WINDOW_SECONDS", ge=1, le=604800)] = 900
     max_sends_per_ip: Annotated[int, Field(alias="OTP_MAX_SENDS_PER_IP", ge=0, le=100000)] = 50
-    max_failures_per_destination: Annotated[int, Field(alias="OTP_MAX_FAILURES_PER_DESTINATION", ge=1, le=100)] = 20
+    max_failures_per_destination: Annotated[int, Field(alias="OTP_MAX_FAILURES_PER_DESTINATION", ge=1, le=100)] = 30
+    # Unset: 10, or OTP_MAX_FAILURES_PER_DESTINATION when that is lower (the contract's default).
+    max_failures_per_network: Annotated[int, Field(alias="OTP_MAX_FAILURES_PER_NETWORK", ge=1, le=100)] = 10
     failure_window_seconds: Annotated[int, Field(alias="OTP_FAILURE_WINDOW_SECONDS", ge=60, le=604800)] = 86400
+    # Origins browsers may call open routes from; with open routes and none, any Origin is refused.
+    cors_origins: Annotated[frozenset[str], Field(alias="OTP_CORS_ORIGINS")] = frozenset()
+    # Semantics 16: destination identity -> fixed code, until test_destinations_valid_until.
+    test_destinations: Annotated[dict[str, str], Field(alias="OTP_TEST_DESTINATIONS")] = {}
+    test_destinations_valid_until: Annotated[datetime | None, Field(alias="OTP_TEST_DESTINATIONS_VALID_UNTIL")] = None
     require_verification_id: Annotated[bool, Field(alias="OTP_REQUIRE_VERIFICATION_ID")] = False
     # None means every country; otherwise ISO 3166 alpha-2 region codes.
     sms_allowed_countries: Annotated[frozenset[str] | None, Field(alias="OTP_SMS_ALLOWED_COUNTRIES")] = None
@@ -113,6 +125,42 @@ class Settings(BaseModel):
             raise ValueError("must be 1 to 11 letters or digits, with at least one letter")
         return value
 
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _parse_origins(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        origins = [part.strip() for part in value.split(",") if part.strip()]
+        bad = [origin for origin in origins if not _ORIGIN.match(origin)]
+        if bad:
+            raise ValueError(f"must be comma-separated origins such as https://app.example.com, not {bad[0]}")
+        return frozenset(origins)
+
+    @field_validator("test_destinations", mode="before")
+    @classmethod
+    def _parse_test_destinations(cls, value: object) -> object:
+        from otp.domain.test_destinations import parse_entries
+
+        return parse_entries(value) if isinstance(value, str) else value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _network_bound_defaults_below_the_destination_bound(cls, raw: Any) -> Any:
+        if isinstance(raw, dict) and "OTP_MAX_FAILURES_PER_NETWORK" not in raw:
+            with contextlib.suppress(TypeError, ValueError):
+                destination = int(raw.get("OTP_MAX_FAILURES_PER_DESTINATION", 30))
+                return {**raw, "OTP_MAX_FAILURES_PER_NETWORK": str(max(1, min(10, destination)))}
+        return raw
+
+    @model_validator(mode="after")
+    def _check_failure_and_test_settings(self) -> Settings:
+        if self.max_failures_per_network > self.max_failures_per_destination:
+            raise ValueError("OTP_MAX_FAILURES_PER_NETWORK: must be 1 to OTP_MAX_FAILURES_PER_DESTINATION")
+        from otp.domain.test_destinations import check_test_settings
+
+        check_test_settings(self.test_destinations, self.test_destinations_valid_until, self.code_length)
+        return self
+
     @property
     def email_enabled(self) -> bool:
         return self.email_sender is not None
@@ -130,28 +178,47 @@ def sender_problem(sender: str) -> str | None:
 
 
 def load_settings(environ: Mapping[str, str] | None = None, *, require_kms_key: bool = True) -> Settings:
-    """Read the OTP_* variables; an empty variable counts as unset.
+    """Read the OTP_* variables; an empty variable counts as unset, and an unknown name is an error.
 
     Raises ConfigurationError whose message names every bad variable.
     """
     env = os.environ if environ is None else environ
-    raw = {
-        field.alias: env[field.alias]
-        for field in Settings.model_fields.values()
-        if field.alias and env.get(field.alias, "").strip() != ""
-    }
+    aliases = [field.alias for field in Settings.model_fields.values() if field.alias]
+    problems = [_unknown(name, aliases) for name in sorted(env) if name.startswith("OTP_") and name not in aliases]
+    raw = {alias: env[alias] for alias in aliases if env.get(alias, "").strip() != ""}
+    settings = None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors(include_url=False, include_input=False):
-            alias = error["loc"][0] if error["loc"] else "configuration"
-            problems.append(f"{alias}: {error['msg']}")
-        raise ConfigurationError("invalid configuration: " + "; ".join(problems)) from None
-    if require_kms_key and settings.kms_key_id is None:
-        raise ConfigurationError("invalid configuration: OTP_KMS_KEY_ID: is required (a KMS key id, ARN or alias)")
-    if require_kms_key and settings.digest_key_id is None:
-        raise ConfigurationError(
-            "invalid configuration: OTP_DIGEST_KEY_ID: is required (a KMS HMAC_256 key id, ARN or alias)"
-        )
+        problems += [_problem(error) for error in exc.errors(include_url=False, include_input=False)]
+    if settings is not None and require_kms_key:
+        if settings.kms_key_id is None:
+            problems.append("OTP_KMS_KEY_ID: is required (a KMS key id, ARN or alias)")
+        if settings.digest_key_id is None:
+            problems.append("OTP_DIGEST_KEY_ID: is required (a KMS HMAC_256 key id, ARN or alias)")
+    if problems or settings is None:
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems))
     return settings
+
+
+def _unknown(name: str, aliases: list[str]) -> str:
+    """A misspelled setting would otherwise be ignored in silence, and its default used instead."""
+    close = [alias for alias in aliases if alias.startswith(name + "_")] or difflib.get_close_matches(name, aliases, 1)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"{name}: is not a setting of this service{hint}"
+
+
+def _problem(error: Any) -> str:
+    location = error["loc"][0] if error["loc"] else None
+    by_alias = {field.alias: field for field in Settings.model_fields.values()}
+    field = by_alias.get(str(location)) or Settings.model_fields.get(str(location))
+    alias = field.alias if field is not None and field.alias else str(location or "configuration")
+    if field is not None and str(error["type"]).startswith(("int_", "greater_than", "less_than")):
+        low = next((m.ge for m in field.metadata if isinstance(m, annotated_types.Ge)), None)
+        high = next((m.le for m in field.metadata if isinstance(m, annotated_types.Le)), None)
+        if low is not None and high is not None:
+            return f"{alias}: must be {low} to {high}"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if ": " in message and message.split(": ", 1)[0].startswith("OTP_"):
+        return message  # a rule across settings names its own variable
+    return f"{alias}: {message}"

@@ -18,6 +18,7 @@ from otp.domain.entities import (
     AttemptLimits,
     AttemptReservation,
     DestinationRecord,
+    FailureBlocks,
     SendOutcome,
     SendPlan,
     StoredCode,
@@ -34,6 +35,9 @@ class _Record:
     next_send_at: int = 0
     sends: dict[int, int] = field(default_factory=dict)
     failures: dict[int, int] = field(default_factory=dict)
+    network_failures: dict[str, dict[int, int]] = field(default_factory=dict)
+    blocked_until: int = 0
+    network_blocks: dict[str, int] = field(default_factory=dict)
     keep_until: int = 0
 
     def snapshot(self) -> DestinationRecord:
@@ -43,7 +47,16 @@ class _Record:
             next_send_at=self.next_send_at,
             sends=dict(self.sends),
             failures=dict(self.failures),
+            network_failures={network: dict(counts) for network, counts in self.network_failures.items()},
+            blocked_until=self.blocked_until,
+            network_blocks=dict(self.network_blocks),
         )
+
+
+def _add(counts: dict[int, int], bucket: int, amount: int, stale: tuple[int, ...]) -> None:
+    for old in stale:
+        counts.pop(old, None)
+    counts[bucket] = counts.get(bucket, 0) + amount
 
 
 def _live(code: StoredCode | None) -> bool:
@@ -63,7 +76,8 @@ class InMemoryStore:
             destination_ok = (
                 (plan.cooldown_until is None or record.next_send_at <= now)
                 and (plan.sends is None or record.sends.get(plan.sends.bucket, 0) < plan.sends.limit)
-                and record.failures.get(plan.failures.bucket, 0) < plan.failures.limit
+                and record.blocked_until <= now
+                and (plan.network is None or record.network_blocks.get(plan.network, 0) <= now)
             )
             ip_counter = f"{plan.ip.key}#{plan.ip.window.bucket}" if plan.ip else None
             ip_sends = self.ip_sends.get(ip_counter, 0) if ip_counter else 0
@@ -110,7 +124,8 @@ class InMemoryStore:
         with self._lock:
             record = self.records.get(record_key)
             code = record.codes.get(purpose) if record else None
-            failures = record.failures.get(limits.failures.bucket, 0) if record else 0
+            bucket = limits.failures.bucket
+            failures = record.failures.get(bucket, 0) if record else 0
             allowed = (
                 record is not None
                 and code is not None
@@ -121,23 +136,39 @@ class InMemoryStore:
                 and (verification_id is None or code.verification_id == verification_id)
             )
             if not allowed:
-                return AttemptReservation(None, code, failures=failures)
+                return AttemptReservation(None, code, record=record.snapshot() if record else None)
             assert record is not None
             assert code is not None
             reserved = dataclasses.replace(code, attempts=code.attempts + 1)
             record.codes[purpose] = reserved
-            record.failures[limits.failures.bucket] = failures + 1
-            return AttemptReservation(reserved=reserved, current=None, failures=failures + 1)
+            _add(record.failures, bucket, 1, limits.stale_buckets)
+            if limits.network is not None:
+                _add(record.network_failures.setdefault(limits.network, {}), bucket, 1, limits.stale_buckets)
+            return AttemptReservation(reserved=reserved, current=None, record=record.snapshot())
 
-    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, failures_bucket: int) -> bool:
+    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, limits: AttemptLimits) -> bool:
         with self._lock:
             record = self.records.get(record_key)
             code = record.codes.get(purpose) if record else None
             if record is None or code is None or not _live(code) or code.verification_id != verification_id:
                 return False
             record.codes[purpose] = dataclasses.replace(code, consumed_at=now, ciphertext=b"")
-            record.failures[failures_bucket] = record.failures.get(failures_bucket, 1) - 1
+            bucket = limits.failures.bucket
+            record.failures[bucket] = record.failures.get(bucket, 1) - 1
+            if limits.network is not None:
+                counts = record.network_failures.setdefault(limits.network, {})
+                counts[bucket] = counts.get(bucket, 1) - 1
             return True
+
+    def block_failures(self, record_key: str, blocks: FailureBlocks) -> None:
+        with self._lock:
+            record = self.records.get(record_key)
+            if record is None:
+                return
+            if blocks.destination_until is not None:
+                record.blocked_until = blocks.destination_until
+            if blocks.network is not None and blocks.network_until is not None:
+                record.network_blocks[blocks.network] = blocks.network_until
 
     def read(self, record_key: str) -> DestinationRecord | None:
         with self._lock:

@@ -17,10 +17,20 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from otp.aws.clients import describe_error
+from otp.aws.dynamodb_items import (
+    EMPTY_RECORD,
+    FAILS,
+    NETWORK_BLOCK,
+    NETWORK_FAILS,
+    code_of,
+    number,
+    record_of,
+)
 from otp.domain.entities import (
     AttemptLimits,
     AttemptReservation,
     DestinationRecord,
+    FailureBlocks,
     SendOutcome,
     SendPlan,
     StoredCode,
@@ -31,8 +41,7 @@ _CONDITION_FAILED = "ConditionalCheckFailedException"
 # Past this many purposes on one destination, saving a code also drops its long-ended ones.
 PURPOSES_BEFORE_PRUNING = 8
 _EMPTY_MAP: dict[str, Any] = {"M": {}}
-# A refusing condition on an item that did not exist yet (it cannot refuse: kept for clarity).
-_EMPTY_RECORD = DestinationRecord(codes={}, replaced={}, next_send_at=0, sends={}, failures={})
+
 _LIVE_CODE = (
     "attribute_exists(codes.#p.vid) AND attribute_not_exists(codes.#p.consumed_at) "
     "AND attribute_not_exists(codes.#p.canceled_at)"
@@ -57,7 +66,7 @@ class DynamoDbStore:
                 with _translated("UpdateItem"):
                     self._client().update_item(**destination)
             except _ConditionFailed as refused:
-                return SendOutcome(taken=False, record=_record(refused.item) or _EMPTY_RECORD)
+                return SendOutcome(taken=False, record=record_of(refused.item) or EMPTY_RECORD)
             return SendOutcome(taken=True)
         try:
             with _translated("TransactWriteItems"):
@@ -137,48 +146,69 @@ class DynamoDbStore:
             f"{_LIVE_CODE} AND codes.#p.expires_at > :now AND codes.#p.attempts < :max "
             "AND (attribute_not_exists(#fails) OR #fails < :cap)"
         )
-        values = {
-            ":now": _n(now),
-            ":max": _n(limits.max_attempts),
-            ":cap": _n(limits.failures.limit),
-            ":zero": _n(0),
-            ":one": _n(1),
-        }
+        values = {":now": _n(now), ":max": _n(limits.max_attempts), ":cap": _n(limits.failures.limit)}
+        values.update({":zero": _n(0), ":one": _n(1)})
         if verification_id is not None:
             condition += " AND codes.#p.vid = :vid"
             values[":vid"] = {"S": verification_id}
-        fails = f"fails_{limits.failures.bucket}"
+        names, sets, removes = _failure_counts(limits.failures.bucket, limits.network, limits.stale_buckets)
         try:
             with _translated("UpdateItem"):
                 response = self._client().update_item(
                     TableName=self._table,
                     Key={"id": {"S": record_key}},
                     # Counted against the destination too until the code proves right (consume gives it back).
-                    UpdateExpression="SET codes.#p.attempts = codes.#p.attempts + :one, "
-                    "#fails = if_not_exists(#fails, :zero) + :one",
+                    UpdateExpression=f"SET codes.#p.attempts = codes.#p.attempts + :one, {', '.join(sets)}"
+                    + (f" REMOVE {', '.join(removes)}" if removes else ""),
                     ConditionExpression=condition,
-                    ExpressionAttributeNames={"#p": purpose, "#fails": fails},
+                    ExpressionAttributeNames={"#p": purpose, **names},
                     ExpressionAttributeValues=values,
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except _ConditionFailed as refused:
             old = refused.item or {}
-            return AttemptReservation(reserved=None, current=_code(old, purpose), failures=_number(old, fails))
+            return AttemptReservation(reserved=None, current=code_of(old, purpose), record=record_of(old))
         item = response["Attributes"]
-        return AttemptReservation(reserved=_code(item, purpose), current=None, failures=_number(item, fails))
+        return AttemptReservation(reserved=code_of(item, purpose), current=None, record=record_of(item))
 
-    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, failures_bucket: int) -> bool:
+    def block_failures(self, record_key: str, blocks: FailureBlocks) -> None:
+        """Write the blocks a wrong code crossed into; only ever extends one, never shortens it."""
+        sets, names, values = [], {}, {}
+        if blocks.destination_until is not None:
+            sets.append("fail_block_until = :until")
+            values[":until"] = _n(blocks.destination_until)
+        if blocks.network is not None and blocks.network_until is not None:
+            sets.append("#netblock = :net_until")
+            names["#netblock"] = f"{NETWORK_BLOCK}{blocks.network}"
+            values[":net_until"] = _n(blocks.network_until)
+        if not sets:
+            return
+        with _translated("UpdateItem"):
+            self._client().update_item(
+                TableName=self._table,
+                Key={"id": {"S": record_key}},
+                UpdateExpression="SET " + ", ".join(sets),
+                ConditionExpression="attribute_exists(id)",
+                **({"ExpressionAttributeNames": names} if names else {}),
+                ExpressionAttributeValues=values,
+            )
+
+    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, limits: AttemptLimits) -> bool:
+        names = {"#p": purpose, "#fails": f"{FAILS}{limits.failures.bucket}"}
+        given_back = ["#fails = if_not_exists(#fails, :one) - :one"]
+        if limits.network is not None:
+            names["#netfails"] = f"{NETWORK_FAILS}{limits.network}_{limits.failures.bucket}"
+            given_back.append("#netfails = if_not_exists(#netfails, :one) - :one")
         try:
             with _translated("UpdateItem"):
                 self._client().update_item(
                     TableName=self._table,
                     Key={"id": {"S": record_key}},
                     # The ciphertext has done its job; dropping it leaves nothing to attack later.
-                    UpdateExpression="SET codes.#p.consumed_at = :now, #fails = if_not_exists(#fails, :one) - :one "
-                    "REMOVE ciphers.#p",
+                    UpdateExpression=f"SET codes.#p.consumed_at = :now, {', '.join(given_back)} REMOVE ciphers.#p",
                     ConditionExpression=f"{_LIVE_CODE} AND codes.#p.vid = :vid",
-                    ExpressionAttributeNames={"#p": purpose, "#fails": f"fails_{failures_bucket}"},
+                    ExpressionAttributeNames=names,
                     ExpressionAttributeValues={":now": _n(now), ":vid": {"S": verification_id}, ":one": _n(1)},
                 )
         except _ConditionFailed:
@@ -194,7 +224,7 @@ class DynamoDbStore:
                 .get_item(TableName=self._table, Key={"id": {"S": record_key}}, ConsistentRead=True)
                 .get("Item")
             )
-        return _record(item)
+        return record_of(item)
 
     def cancel(
         self, record_key: str, purpose: str, verification_id: str, now: int, max_attempts: int
@@ -217,11 +247,30 @@ class DynamoDbStore:
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )
         except _ConditionFailed as refused:
-            return False, _record(refused.item)
-        return True, _record(response["Attributes"])
+            return False, record_of(refused.item)
+        return True, record_of(response["Attributes"])
 
 
-# ---- the send limits' updates ---------------------------------------------------------------------
+# ---- the send limits' and the failure bound's updates ----------------------------------------------
+
+
+def _failure_counts(
+    bucket: int, network: str | None, stale: tuple[int, ...]
+) -> tuple[dict[str, str], list[str], list[str]]:
+    """Count one attempt in the destination's bucket (and the network's), dropping buckets behind the window."""
+    names = {"#fails": f"{FAILS}{bucket}"}
+    sets = ["#fails = if_not_exists(#fails, :zero) + :one"]
+    if network is not None:
+        names["#netfails"] = f"{NETWORK_FAILS}{network}_{bucket}"
+        sets.append("#netfails = if_not_exists(#netfails, :zero) + :one")
+    removes = []
+    for index, old in enumerate(stale):
+        names[f"#old{index}"] = f"{FAILS}{old}"
+        removes.append(f"#old{index}")
+        if network is not None:
+            names[f"#oldnet{index}"] = f"{NETWORK_FAILS}{network}_{old}"
+            removes.append(f"#oldnet{index}")
+    return names, sets, removes
 
 
 def _destination_limits_update(table: str, plan: SendPlan, now: int) -> dict[str, Any]:
@@ -233,32 +282,36 @@ def _destination_limits_update(table: str, plan: SendPlan, now: int) -> dict[str
         "ciphers = if_not_exists(ciphers, :empty)",
         "expiry = :keep",
     ]
-    fails = plan.failures
-    conditions = ["(attribute_not_exists(#fails) OR #fails < :fail_limit)"]
-    names = {"#fails": f"fails_{fails.bucket}", "#fails_1": f"fails_{fails.bucket - 1}"}
+    # The failure bound is held by blocks that the verify path writes when a wrong code crosses it.
+    conditions = ["(attribute_not_exists(fail_block_until) OR fail_block_until <= :now)"]
+    names: dict[str, str] = {}
     values: dict[str, Any] = {
         ":kind": {"S": "destination"},
         ":empty": _EMPTY_MAP,
         ":keep": _n(plan.keep_until),
-        ":fail_limit": _n(fails.limit),
+        ":now": _n(now),
     }
-    removes = ["#fails_1"]
+    removes: list[str] = []
+    if plan.network is not None:
+        conditions.append("(attribute_not_exists(#netblock) OR #netblock <= :now)")
+        names["#netblock"] = f"{NETWORK_BLOCK}{plan.network}"
     if plan.cooldown_until is not None:
         sets.append("next_send_at = :until")
         conditions.append("(attribute_not_exists(next_send_at) OR next_send_at <= :now)")
-        values.update({":until": _n(plan.cooldown_until), ":now": _n(now)})
+        values[":until"] = _n(plan.cooldown_until)
     if plan.sends is not None:
         sets.append("#sends = if_not_exists(#sends, :zero) + :one")
         conditions.append("(attribute_not_exists(#sends) OR #sends < :send_limit)")
         names.update({"#sends": f"sends_{plan.sends.bucket}", "#sends_1": f"sends_{plan.sends.bucket - 1}"})
         values.update({":zero": _n(0), ":one": _n(1), ":send_limit": _n(plan.sends.limit)})
         removes.append("#sends_1")
+    update = f"SET {', '.join(sets)}" + (f" REMOVE {', '.join(removes)}" if removes else "")
     return {
         "TableName": table,
         "Key": {"id": {"S": plan.record_key}},
-        "UpdateExpression": f"SET {', '.join(sets)} REMOVE {', '.join(removes)}",
+        "UpdateExpression": update,
         "ConditionExpression": " AND ".join(conditions),
-        "ExpressionAttributeNames": names,
+        **({"ExpressionAttributeNames": names} if names else {}),
         "ExpressionAttributeValues": values,
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
@@ -333,58 +386,7 @@ def _transaction_outcome(reasons: list[dict[str, Any]]) -> SendOutcome:
     destination, ip = [*reasons, {}, {}][:2]
     record = None
     if destination.get("Code") == "ConditionalCheckFailed":
-        record = _record(destination.get("Item")) or _EMPTY_RECORD
-    ip_sends = _number(ip.get("Item") or {}, "sends") if ip.get("Code") == "ConditionalCheckFailed" else None
+        record = record_of(destination.get("Item")) or EMPTY_RECORD
+    ip_sends = number(ip.get("Item") or {}, "sends") if ip.get("Code") == "ConditionalCheckFailed" else None
     conflict = "TransactionConflict" in (destination.get("Code"), ip.get("Code"))
     return SendOutcome(taken=False, record=record, ip_sends=ip_sends, conflict=conflict)
-
-
-# ---- items ---------------------------------------------------------------------------------------
-
-
-def _number(item: dict[str, Any], name: str) -> int:
-    value = item.get(name)
-    return int(value["N"]) if value and "N" in value else 0
-
-
-def _entry(entry: dict[str, Any], purpose: str, ciphertext: bytes = b"") -> StoredCode:
-    fields = entry["M"]
-    return StoredCode(
-        verification_id=fields["vid"]["S"],
-        purpose=purpose,
-        channel=fields["channel"]["S"],
-        masked_destination=fields["masked"]["S"],
-        created_at=int(fields["created_at"]["N"]),
-        expires_at=int(fields["expires_at"]["N"]),
-        attempts=int(fields["attempts"]["N"]),
-        consumed_at=int(fields["consumed_at"]["N"]) if "consumed_at" in fields else None,
-        canceled_at=int(fields["canceled_at"]["N"]) if "canceled_at" in fields else None,
-        ciphertext=ciphertext,
-    )
-
-
-def _code(item: dict[str, Any], purpose: str) -> StoredCode | None:
-    entry = item.get("codes", {}).get("M", {}).get(purpose)
-    if not entry or "M" not in entry:
-        return None
-    ciphertext = item.get("ciphers", {}).get("M", {}).get(purpose, {}).get("B", b"")
-    return _entry(entry, purpose, bytes(ciphertext))
-
-
-def _counters(item: dict[str, Any], prefix: str) -> dict[int, int]:
-    return {int(name[len(prefix) :]): int(value["N"]) for name, value in item.items() if name.startswith(prefix)}
-
-
-def _record(item: dict[str, Any] | None) -> DestinationRecord | None:
-    if not item or item.get("kind", {}).get("S") != "destination":
-        return None
-    by_purpose = lambda name: {  # noqa: E731
-        purpose: _entry(entry, purpose) for purpose, entry in item.get(name, {}).get("M", {}).items() if "M" in entry
-    }
-    return DestinationRecord(
-        codes=by_purpose("codes"),
-        replaced=by_purpose("replaced"),
-        next_send_at=_number(item, "next_send_at"),
-        sends=_counters(item, "sends_"),
-        failures=_counters(item, "fails_"),
-    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from otp.domain.destinations import Channel
 
@@ -46,10 +46,10 @@ class SendPlan:
 
     record_key: str
     keep_until: int  # the destination record's TTL; outlives every window and code grace period
-    failures: Window  # refused once the destination's failed codes reach the limit
     cooldown_until: int | None = None
     sends: Window | None = None
     ip: IpQuota | None = None
+    network: str | None = None  # the caller's end-user network, whose failure block is checked too
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,10 @@ class DestinationRecord:
     replaced: dict[str, StoredCode]  # by purpose: the code the newest one superseded
     next_send_at: int
     sends: dict[int, int]  # send window bucket -> sends
-    failures: dict[int, int]  # failure window bucket -> unproven attempts
+    failures: dict[int, int]  # failure bucket -> unproven attempts, from all networks
+    network_failures: dict[str, dict[int, int]] = field(default_factory=dict)  # network -> bucket -> attempts
+    blocked_until: int = 0  # /generate refuses the destination from every network until then
+    network_blocks: dict[str, int] = field(default_factory=dict)  # network -> refused from it until then
 
 
 @dataclass(frozen=True)
@@ -84,13 +87,25 @@ class SendRefusal:
 @dataclass(frozen=True)
 class AttemptLimits:
     max_attempts: int  # per code
-    failures: Window  # per destination: unproven attempts, across codes and purposes
+    failures: Window  # per destination: unproven attempts in the current fine bucket, at most ``limit``
+    stale_buckets: tuple[int, ...] = ()  # buckets that have left the window: dropped by the same write
+    network: str | None = None  # the caller's end-user network, counted beside the destination
 
 
 @dataclass(frozen=True)
 class AttemptReservation:
-    """What reserving an attempt found: the reserved code, or the code that refused it."""
+    """What reserving an attempt found: the reserved code, or the code that refused it, and the
+    destination record as that write left it (or as the refusing condition saw it)."""
 
     reserved: StoredCode | None
     current: StoredCode | None
-    failures: int = 0  # the destination's unproven attempts in the window, as the write saw them
+    record: DestinationRecord | None = None
+
+
+@dataclass(frozen=True)
+class FailureBlocks:
+    """What a wrong code crossed: /generate refuses the destination (everywhere, or from one network) until then."""
+
+    destination_until: int | None = None
+    network: str | None = None
+    network_until: int | None = None

@@ -50,6 +50,10 @@ class Digests:
     def network_key(self, network: str) -> str:
         return "ip#" + self._digest("network", network).hex()
 
+    def failure_network_key(self, network: str) -> str:
+        """Names an end-user network inside a destination record, for its wrong-code count."""
+        return self._digest("failure-network", network).hex()
+
     def fingerprint(self, request: str) -> str:
         """What an Idempotency-Key record keeps of its request: keyed, so a table reader cannot test numbers."""
         return hmac.new(self._key(), f"request\x00{request}".encode(), sha256).hexdigest()

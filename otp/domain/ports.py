@@ -14,6 +14,7 @@ from otp.domain.entities import (
     AttemptLimits,
     AttemptReservation,
     DestinationRecord,
+    FailureBlocks,
     SendOutcome,
     SendPlan,
     StoredCode,
@@ -59,11 +60,16 @@ class CodeStore(Protocol):
         """Atomically count one attempt against the code and its destination, if both allow it."""
         ...
 
-    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, failures_bucket: int) -> bool:
-        """Atomically mark the code used and give its attempt back to the destination's budget.
+    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, limits: AttemptLimits) -> bool:
+        """Atomically mark the code used and give its attempt back to the destination's (and network's) count.
 
-        False when another request used, canceled or superseded it first.
+        ``limits`` are the ones its attempt was reserved under. False when another request used,
+        canceled or superseded it first.
         """
+        ...
+
+    def block_failures(self, record_key: str, blocks: FailureBlocks) -> None:
+        """Record until when /generate refuses the destination, everywhere or from one network."""
         ...
 
     def read(self, record_key: str) -> DestinationRecord | None: ...

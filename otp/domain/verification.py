@@ -24,7 +24,9 @@ def status_of(code: StoredCode, now: int, max_attempts: int, superseded_at: int 
     return "pending" if superseded_at is None else "superseded"
 
 
-def refusal(reservation: AttemptReservation, verification_id: str | None, now: int, limits: AttemptLimits) -> OtpError:
+def refusal(
+    reservation: AttemptReservation, verification_id: str | None, now: int, limits: AttemptLimits, budget_spent: bool
+) -> OtpError:
     """Map the code that refused an attempt to the contract's answer.
 
     A used, canceled, superseded or unknown code reveals nothing beyond 404; an expired one says
@@ -38,7 +40,7 @@ def refusal(reservation: AttemptReservation, verification_id: str | None, now: i
         return NotFound()
     if current.expires_at <= now:
         return Expired()
-    if current.attempts >= limits.max_attempts or reservation.failures >= limits.failures.limit:
+    if current.attempts >= limits.max_attempts or budget_spent:
         return TooManyAttempts()
     # The condition failed yet the code looks live: it changed between the write and the read
     # (a concurrent supersede); treat it as gone rather than guess.

@@ -8,7 +8,7 @@ from __future__ import annotations
 import ipaddress
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 PURPOSE_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,31}$"
 MAX_BODY_BYTES = 4096
@@ -31,6 +31,28 @@ DestinationText = Annotated[
 ]
 
 
+def _an_ip_address(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            raise ValueError("must be an IPv4 or IPv6 address") from None
+    return value
+
+
+ClientIp = Annotated[
+    str | None,
+    Field(
+        max_length=64,
+        description="The end user's IP address, copied by your backend from the user's request. Counts for the "
+        "per-IP send limit and the per-network failure bound when the request is IAM-signed; ignored when the "
+        "routes are open.",
+        examples=["203.0.113.7", "2001:db8::1"],
+    ),
+    AfterValidator(_an_ip_address),
+]
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
@@ -48,25 +70,7 @@ class GenerateRequest(_Strict):
             examples=["pt-BR", "hi"],
         ),
     ] = None
-    client_ip: Annotated[
-        str | None,
-        Field(
-            max_length=64,
-            description="The end user's IP address, copied by your backend from the user's request. Used for the "
-            "per-IP limit when the request is IAM-signed; ignored when the routes are open.",
-            examples=["203.0.113.7", "2001:db8::1"],
-        ),
-    ] = None
-
-    @field_validator("client_ip")
-    @classmethod
-    def _an_ip_address(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                ipaddress.ip_address(value)
-            except ValueError:
-                raise ValueError("must be an IPv4 or IPv6 address") from None
-        return value
+    client_ip: ClientIp = None
 
 
 class VerifyRequest(_Strict):
@@ -82,6 +86,7 @@ class VerifyRequest(_Strict):
             description="When given, it must name the pending code (else 404, and no attempt is spent).",
         ),
     ] = None
+    client_ip: ClientIp = None
 
 
 class GenerateResponse(BaseModel):

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from otp.domain.destinations import channel_of
 from otp.http.app import OtpResolver, create_resolver
+from otp.http.caller import end_user_ip
 from otp.http.docs import VERIFY_RESPONSES
 from otp.http.models import VerifyRequest, VerifyResponse
 from otp.http.presenters import verified
@@ -21,8 +22,15 @@ def create_app(deps: VerifyDependencies) -> OtpResolver:
 
     @app.post("/verify", summary="Check a one-time code", responses=VERIFY_RESPONSES)
     def verify(request: Annotated[VerifyRequest, Body()]) -> Response[VerifyResponse]:
-        app.append_context(channel=channel_of(request.destination))
-        check = CheckRequest(request.destination, request.code, request.purpose, request.verification_id)
+        channel = channel_of(request.destination)
+        app.append_context(channel=channel)
+        check = CheckRequest(
+            request.destination,
+            request.code,
+            request.purpose,
+            request.verification_id,
+            end_user_ip=end_user_ip(app, request.client_ip, channel),
+        )
         return verified(check_code(deps, check))
 
     return app

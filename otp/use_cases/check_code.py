@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from otp.domain import limits
 from otp.domain.codes import codes_match
 from otp.domain.destinations import Channel, Destination, channel_of, normalize_email, normalize_phone
-from otp.domain.errors import InvalidCode, InvalidRequest, NotFound
+from otp.domain.entities import AttemptReservation
+from otp.domain.errors import InvalidCode, InvalidRequest, NotFound, TooManyAttempts
 from otp.domain.keys import encryption_context, parse_verification_id
 from otp.domain.ports import CiphertextMismatch
 from otp.domain.verification import attempts_remaining, refusal
@@ -25,6 +26,8 @@ class CheckRequest:
     code: str
     purpose: str = "default"
     verification_id: str | None = None
+    # The end user's address as far as this service can trust it; None counts failures only in all.
+    end_user_ip: str | None = None
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,18 @@ def _check(
     settings = deps.settings
     masked = destination.masked
     now = deps.now()
-    attempt_limits = limits.attempt_limits(settings, now)
+    network = None
+    if request.end_user_ip is not None:
+        network = deps.digests.failure_network_key(limits.failure_network(request.end_user_ip))
+    attempt_limits = limits.attempt_limits(settings, now, network)
     purpose = request.purpose
     # The attempt is counted before the comparison: concurrent guesses can never exceed the limits.
     reservation = deps.store.reserve_attempt(record_key, purpose, request.verification_id, now, attempt_limits)
     stored = reservation.reserved
-    if stored is None:
-        error = refusal(reservation, request.verification_id, now, attempt_limits)
+    if stored is None or limits.over_cap(settings, reservation.record, now):
+        spent = limits.budget_spent(settings, reservation.record, now)
+        error = refusal(reservation, request.verification_id, now, attempt_limits, spent) if stored is None else None
+        error = error or TooManyAttempts()
         log.info("verify refused", extra={"reason": error.code, "destination": masked})
         raise error
     context = encryption_context(record_key, stored.verification_id, purpose)
@@ -83,13 +91,14 @@ def _check(
         )
         raise InvalidCode(attempts_remaining(stored, settings.max_attempts)) from None
     if not codes_match(expected, submitted):
+        _count_wrong_code(deps, record_key, reservation, network, now)
         remaining = attempts_remaining(stored, settings.max_attempts)
         log.info(
             "wrong code",
             extra={"verification_id": stored.verification_id, "attempts_remaining": remaining, "destination": masked},
         )
         raise InvalidCode(remaining)
-    if not deps.store.consume(record_key, purpose, stored.verification_id, now, attempt_limits.failures.bucket):
+    if not deps.store.consume(record_key, purpose, stored.verification_id, now, attempt_limits):
         # Another request with the same code used it first (or it was canceled): single use holds.
         log.info("code already used by a concurrent request", extra={"verification_id": stored.verification_id})
         raise NotFound()
@@ -103,3 +112,26 @@ def _check(
         masked_destination=stored.masked_destination,
         purpose=purpose,
     )
+
+
+def _count_wrong_code(
+    deps: VerifyDependencies, record_key: str, reservation: AttemptReservation, network: str | None, now: int
+) -> None:
+    """The attempt stays counted; when it crossed a failure bound, /generate refuses from then on.
+
+    One extra write, only for the wrong code that crosses a bound: the rest pay nothing for it.
+    """
+    if reservation.record is None:
+        return
+    blocks = limits.failure_blocks(deps.settings, reservation.record, network, now)
+    already = reservation.record
+    new_destination = blocks.destination_until is not None and blocks.destination_until > already.blocked_until
+    new_network = blocks.network is not None and (blocks.network_until or 0) > already.network_blocks.get(
+        blocks.network, 0
+    )
+    if new_destination or new_network:
+        deps.store.block_failures(record_key, blocks)
+        log.warning(
+            "failure bound reached; generate refuses this destination",
+            extra={"everywhere_until": blocks.destination_until, "from_network_until": blocks.network_until},
+        )

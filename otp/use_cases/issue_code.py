@@ -69,7 +69,8 @@ def _take_send_allowance(
 ) -> None:
     """Taken before any KMS call or delivery, so a refused request costs one write."""
     ip_key = deps.digests.network_key(limits.end_user_network(end_user_ip)) if end_user_ip else None
-    plan = limits.send_plan(deps.settings, record_key, ip_key, now)
+    network = deps.digests.failure_network_key(limits.failure_network(end_user_ip)) if end_user_ip else None
+    plan = limits.send_plan(deps.settings, record_key, ip_key, now, network)
     refused = limits.send_refusal(plan, deps.store.take_send(plan, now), now)
     if refused is not None:
         log.info(

@@ -1,6 +1,6 @@
 """Generated requests against the runner over HTTP: never a 5xx, always the contract's answers.
 
-A fixed seed keeps `make test` repeatable; `make fuzz` (OTP_FUZZ_EXAMPLES=5000) runs longer.
+A fixed seed keeps `make test` repeatable; `make fuzz` (FUZZ_EXAMPLES=5000) runs longer.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[2]
 SPEC = json.loads((ROOT / "openapi.json").read_text())
-EXAMPLES = int(os.environ.get("OTP_FUZZ_EXAMPLES", "300"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "300"))
 SENT = {"/generate": 0, "/verify": 0, "/verifications/{verification_id}": 0}
 VERIFICATION = "/verifications/{verification_id}"
 

@@ -53,7 +53,10 @@ def test_a_code_verifies_only_once(runner):
     again = runner.post("/verify", body)
     assert again.status_code == 404
     assert again.json() == {
-        "error": {"code": "not_found", "message": "No code is pending for this destination and purpose: it was used, replaced, canceled or never sent."},
+        "error": {
+            "code": "not_found",
+            "message": "No code is pending for this destination and purpose: it was used, replaced, canceled or never sent.",
+        },
         "verified": False,
     }
 

@@ -79,6 +79,9 @@ def attack(api, number=GOOD_US, purposes=("default",), rounds=50, cooldown=30):
     for _ in range(rounds):
         issued = [api.generate(sms(number, purpose=p)) for p in purposes]
         if all(reply.status == 429 for reply in issued):
+            if issued[0].body["error"]["reason"] in ("cooldown", "window"):
+                api.clock.advance(issued[0].body["error"]["retry_after"])  # the attacker waits these out
+                continue
             return compared, issued[0]
         for purpose in purposes:
             for _ in range(6):
@@ -89,21 +92,29 @@ def attack(api, number=GOOD_US, purposes=("default",), rounds=50, cooldown=30):
     raise AssertionError("the attack was never stopped")
 
 
+def sliding_retry_after(now: int, window: int = 86400) -> int:
+    """When failures counted in one bucket (a 24th of the window) have all left the window."""
+    bucket = window // 24
+    return (now // bucket + 24) * bucket - now
+
+
 def test_wrong_codes_per_destination_are_bounded_across_codes(make_api):
-    api = make_api()  # the contract's defaults: 20 failures a day, 5 attempts a code
+    api = make_api()  # the contract's defaults: 30 failures a day in all, 5 attempts a code
     compared, refusal = attack(api)
-    assert compared == 20  # four codes of 5 reach 20, and /generate stops
+    assert compared == 30  # six codes of 5 reach 30, and /generate stops
     assert refusal.error == "rate_limited"
-    window_left = 86400 - int(api.clock.now) % 86400
-    assert int(refusal.headers["retry-after"]) == refusal.body["error"]["retry_after"] == window_left
+    assert refusal.body["error"]["reason"] == "failures_destination"
+    expected = sliding_retry_after(int(api.clock.now))
+    assert int(refusal.headers["retry-after"]) == refusal.body["error"]["retry_after"] == expected
+    assert expected <= 86400  # never longer than the window
     # Other destinations are not locked with it.
     assert api.generate(sms(GOOD_IN)).status == 201
 
 
 def test_the_bound_holds_when_codes_of_several_purposes_are_pending_at_once(make_api):
     api = make_api(OTP_RESEND_COOLDOWN_SECONDS="0", OTP_MAX_SENDS_PER_WINDOW="0")
-    # 19 failures, then five codes issued before any of them is guessed.
-    for guesses in (5, 5, 5, 4):
+    # 29 failures, then five codes issued before any of them is guessed.
+    for guesses in (5, 5, 5, 5, 5, 4):
         api.generate(sms())
         for _ in range(guesses):
             api.verify({"destination": GOOD_US, "code": wrong_code(api.last_code(GOOD_US))})
@@ -118,7 +129,7 @@ def test_the_bound_holds_when_codes_of_several_purposes_are_pending_at_once(make
             reply = api.verify({"destination": GOOD_US, "purpose": purpose, "code": wrong_code(codes[purpose])})
             compared += reply.status == 403
     # Five codes had 25 attempts between them; the destination's budget let 6 of them be compared.
-    assert 19 + compared == 20 + 5
+    assert 29 + compared == 30 + 5
 
 
 def test_two_hundred_parallel_guesses_over_repeated_generates_stay_within_the_bound(make_api, aws):
@@ -172,28 +183,30 @@ def test_the_lock_lifts_when_the_failure_window_ends(make_api):
         api.verify({"destination": GOOD_US, "code": wrong_code(code)})
     refused = api.generate(sms())
     assert refused.status == 429
-    assert refused.body["error"]["retry_after"] == 600
+    wait = sliding_retry_after(int(api.clock.now), 600)
+    assert refused.body["error"]["retry_after"] == wait
+    assert wait <= 600
     # The pending code keeps its own attempts.
     assert api.verify({"destination": GOOD_US, "code": code}).status == 200
-    api.clock.advance(599)
+    api.clock.advance(wait - 1)
     assert api.generate(sms()).body["error"]["retry_after"] == 1
     api.clock.advance(1)
     assert api.generate(sms()).status == 201
 
 
 def test_worst_case_wrong_codes_in_a_day_with_the_defaults(make_api):
-    """Measured: the attacker spends a window's budget just before it closes and the next just after."""
+    """Measured: the window slides, so starting again just after a UTC midnight gains the attacker nothing."""
     api = make_api()
     day = int(api.clock.now) // 86400 + 1
-    api.clock.now = day * 86400 - 3600  # the last hour of a window
-    started = api.clock.now
-    before, _ = attack(api)
-    api.clock.now = (day + 1) * 86400 - 86400  # the first second of the next window
+    api.clock.now = day * 86400 - 3600  # the last hour of a UTC day
+    before, refusal = attack(api)
+    assert before == 30
+    api.clock.now = day * 86400 + 1  # just after midnight: a fixed window would have reset here
+    assert api.generate(sms()).status == 429
+    api.clock.now += refusal.body["error"]["retry_after"]
     after, _ = attack(api)
-    assert before == after == 20
-    assert api.clock.now - started < 86400
-    # With a code pending at each lock that keeps its attempts, any 24 h span can see at most
-    # 2 x (20 + 5) = 50 compared wrong codes, and a UTC day (one window) 20 + 5 = 25.
+    assert after == 30
+    # With a code pending at each lock that keeps its attempts, any 24 h span sees at most 30 + 5.
 
 
 # ---- canonical addresses -------------------------------------------------------------------------

@@ -9,14 +9,13 @@ import dataclasses
 
 import pytest
 
-from otp.domain.entities import AttemptLimits, IpQuota, SendPlan, SendRefusal, StoredCode, Window
+from otp.domain.entities import AttemptLimits, FailureBlocks, IpQuota, SendPlan, SendRefusal, StoredCode, Window
 from otp.domain.limits import send_refusal
 from tests.fakes import InMemoryStore
 
 NOW = 1_800_000_000
 KEY = "dest#" + "ab" * 16
 LIMITS = AttemptLimits(max_attempts=5, failures=Window(bucket=NOW // 86400, limit=25, resets_at=NOW + 1000))
-FAILS = Window(bucket=NOW // 86400, limit=20, resets_at=NOW + 1000)
 
 
 @pytest.fixture(params=["memory", "dynamodb"])
@@ -31,7 +30,7 @@ def store(request):
 
 
 def plan(**changes) -> SendPlan:
-    fields = dict(record_key=KEY, keep_until=NOW + 99_999, failures=FAILS)
+    fields = dict(record_key=KEY, keep_until=NOW + 99_999)
     fields.update(changes)
     return SendPlan(**fields)
 
@@ -74,8 +73,8 @@ def test_two_reservations_then_two_consumes_only_one_wins(store):
     first, second = reserve(store), reserve(store)
     assert first.reserved.attempts == 1
     assert second.reserved.attempts == 2
-    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS.failures.bucket) is True
-    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS.failures.bucket) is False
+    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS) is True
+    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS) is False
     after = reserve(store)
     assert after.reserved is None
     assert after.current.consumed_at == NOW
@@ -86,7 +85,7 @@ def test_a_supersede_between_reserve_and_consume_wins(store):
     save(store, "vrf_old")
     reservation = reserve(store)
     save(store, "vrf_new")
-    assert store.consume(KEY, "default", reservation.reserved.verification_id, NOW, LIMITS.failures.bucket) is False
+    assert store.consume(KEY, "default", reservation.reserved.verification_id, NOW, LIMITS) is False
     assert reserve(store, "vrf_new").reserved.attempts == 1
 
 
@@ -97,7 +96,7 @@ def test_reservation_stops_at_the_limit_and_reports_the_code(store):
     refused = reserve(store, limits=limits)
     assert refused.reserved is None
     assert refused.current.attempts == 3
-    assert refused.failures == 3
+    assert refused.record.failures[LIMITS.failures.bucket] == 3
 
 
 def test_reservation_refuses_expired_missing_and_mismatched_codes(store):
@@ -119,7 +118,7 @@ def test_the_destination_budget_spans_codes_and_purposes(store):
     assert taken.count(True) == 7
     refused = reserve(store, purpose="reset", limits=limits)
     assert refused.reserved is None
-    assert refused.failures == 7
+    assert refused.record.failures[limits.failures.bucket] == 7
 
 
 def test_a_right_code_gives_its_attempt_back(store):
@@ -127,19 +126,40 @@ def test_a_right_code_gives_its_attempt_back(store):
     for n in range(5):
         save(store, f"vrf_{n}")
         assert reserve(store, limits=limits).reserved is not None
-        assert store.consume(KEY, "default", f"vrf_{n}", NOW, limits.failures.bucket) is True
+        assert store.consume(KEY, "default", f"vrf_{n}", NOW, limits) is True
     assert store.read(KEY).failures[limits.failures.bucket] == 0
 
 
-def test_generate_is_refused_once_failures_reach_the_limit(store):
-    failures = Window(LIMITS.failures.bucket, 2, NOW + 1000)
+def test_failures_are_counted_per_network_and_given_back_by_a_right_code(store):
+    from_a = dataclasses.replace(LIMITS, network="aa" * 16)
     save(store)
-    reserve(store)
-    assert take(store, plan(failures=failures), NOW) is None
-    reserve(store)
-    assert take(store, plan(failures=failures), NOW) == SendRefusal(NOW + 1000, ("failures_destination",))
-    next_window = Window(failures.bucket + 1, 2, NOW + 2000)
-    assert take(store, plan(failures=next_window), NOW + 1000) is None
+    assert reserve(store, limits=from_a).record.network_failures == {"aa" * 16: {LIMITS.failures.bucket: 1}}
+    reservation = reserve(store, limits=from_a)
+    assert reservation.record.failures[LIMITS.failures.bucket] == 2
+    assert store.consume(KEY, "default", "vrf_a", NOW, from_a) is True
+    record = store.read(KEY)
+    assert record.failures[LIMITS.failures.bucket] == 1
+    assert record.network_failures["aa" * 16][LIMITS.failures.bucket] == 1
+
+
+def test_buckets_behind_the_window_are_dropped_by_the_next_reservation(store):
+    old = dataclasses.replace(LIMITS, failures=Window(LIMITS.failures.bucket - 30, 25, NOW))
+    save(store)
+    reserve(store, limits=old)
+    later = dataclasses.replace(LIMITS, stale_buckets=(LIMITS.failures.bucket - 30,))
+    assert LIMITS.failures.bucket - 30 not in reserve(store, limits=later).record.failures
+
+
+def test_generate_is_refused_while_a_failure_block_lasts(store):
+    network = "bb" * 16
+    save(store)
+    assert take(store, plan(network=network), NOW) is None
+    store.block_failures(KEY, FailureBlocks(network=network, network_until=NOW + 500))
+    assert take(store, plan(network=network), NOW + 1) == SendRefusal(NOW + 500, ("failures_network",))
+    assert take(store, plan(network="cc" * 16), NOW + 2) is None  # another network is not affected
+    store.block_failures(KEY, FailureBlocks(destination_until=NOW + 900))
+    assert take(store, plan(network="cc" * 16), NOW + 3) == SendRefusal(NOW + 900, ("failures_destination",))
+    assert take(store, plan(), NOW + 900) is None
 
 
 def test_withdraw_removes_only_its_own_code(store):
@@ -195,10 +215,10 @@ def test_cancel_and_consume_race_has_one_winner(store):
     save(store)
     reserve(store)
     assert store.cancel(KEY, "default", "vrf_a", NOW, 5)[0] is True
-    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS.failures.bucket) is False
+    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS) is False
     save(store, "vrf_b")
     reserve(store)
-    assert store.consume(KEY, "default", "vrf_b", NOW, LIMITS.failures.bucket) is True
+    assert store.consume(KEY, "default", "vrf_b", NOW, LIMITS) is True
     canceled, record = store.cancel(KEY, "default", "vrf_b", NOW, 5)
     assert canceled is False
     assert record.codes["default"].consumed_at == NOW

@@ -20,7 +20,8 @@ def test_defaults_follow_the_contract():
     assert settings.email_sender is None
     assert settings.brand_name == "OTP Service"
     assert settings.sms_sender_id is None
-    assert settings.max_failures_per_destination == 20
+    assert settings.max_failures_per_destination == 30
+    assert settings.max_failures_per_network == 10
     assert settings.failure_window_seconds == 86400
     assert settings.require_verification_id is False
 

@@ -126,7 +126,7 @@ def test_every_documented_default_is_the_settings_default(settings_rows: dict[st
         cell, default = row[1], effective_value(alias, None)
         literal = first_code_span(cell)
         if cell.startswith("("):
-            if default is not None:
+            if default is not None and default not in (frozenset(), {}, ()):
                 wrong[alias] = f"documented as {cell!r}, but the default is {default!r}"
         elif literal is None:
             wrong[alias] = f"the default cell {cell!r} is neither `a value` nor (a phrase)"

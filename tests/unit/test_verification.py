@@ -40,8 +40,8 @@ def pending(**changes) -> StoredCode:
 )
 def test_refusals_map_to_the_contract(current, verification_id, budget_spent, expected):
     limits = AttemptLimits(max_attempts=5, failures=Window(bucket=0, limit=25, resets_at=NOW + 60))
-    reservation = AttemptReservation(reserved=None, current=current, failures=25 if budget_spent else 24)
-    assert isinstance(refusal(reservation, verification_id, NOW, limits), expected)
+    reservation = AttemptReservation(reserved=None, current=current)
+    assert isinstance(refusal(reservation, verification_id, NOW, limits, budget_spent), expected)
 
 
 def test_attempts_remaining_counts_down_to_zero():
