@@ -5,6 +5,7 @@ In Lambda the adapters are AWS's; unit tests pass in-memory fakes through the sa
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Callable
@@ -15,6 +16,8 @@ from otp.config import Settings
 from otp.domain.keys import Digests
 from otp.domain.ports import CodeCipher, CodeStore, Idempotency, MessageSender, SecretDeriver
 from otp.use_cases.dependencies import GenerateDependencies, VerificationDependencies, VerifyDependencies
+
+log = logging.getLogger("otp.bootstrap")
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,21 @@ def generate_dependencies(
         idempotency=adapters.idempotency(settings, IssuedCode),
     )
     _snapshot(adapters, deps.digests, ["dynamodb", "kms", "sns", *(["sesv2"] if settings.email_enabled else [])])
+    _warn_of_test_destinations(settings, clock())
     return deps
+
+
+def _warn_of_test_destinations(settings: Settings, now: float) -> None:
+    until = settings.test_destinations_valid_until
+    if not settings.test_destinations or until is None:
+        return
+    if now >= until.timestamp():
+        log.warning("OTP_TEST_DESTINATIONS has expired and is ignored: codes are random and sent again")
+    else:
+        log.warning(
+            "OTP_TEST_DESTINATIONS is in force: fixed codes, nothing sent to those destinations",
+            extra={"destinations": len(settings.test_destinations), "valid_until": until.isoformat()},
+        )
 
 
 def verify_dependencies(

@@ -37,6 +37,7 @@ METRICS = frozenset(
         "CodeDelivered",
         "CodeVerified",
         "IdempotentReplay",
+        "TestDestinationUsed",
         "EndUserIpMissing",
         "VerificationRead",
         "VerificationCanceled",

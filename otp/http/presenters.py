@@ -22,7 +22,10 @@ def iso(epoch: int) -> str:
 
 
 def created(issued: IssuedCode) -> Response[GenerateResponse]:
-    count(issued.channel, *(("IdempotentReplay",) if issued.replayed else ("CodeGenerated", "CodeDelivered")))
+    if issued.replayed:
+        count(issued.channel, "IdempotentReplay")
+    else:
+        count(issued.channel, "CodeGenerated", "TestDestinationUsed" if issued.test_destination else "CodeDelivered")
     if issued.sms_segments is not None and not issued.replayed:
         observe(issued.channel, "SmsSegments", issued.sms_segments)
     body = GenerateResponse(

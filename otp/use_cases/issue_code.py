@@ -13,6 +13,7 @@ from otp.domain.errors import DeliveryFailed, InvalidRequest, RateLimited
 from otp.domain.keys import encryption_context, new_verification_id
 from otp.domain.outgoing import Message, compose
 from otp.domain.ports import DeliveryRefused, DependencyFailure
+from otp.domain.test_destinations import fixed_code
 from otp.messages import MalformedLocale, Sms, resolve_locale
 from otp.use_cases import answering_503
 from otp.use_cases.dependencies import GenerateDependencies
@@ -41,6 +42,7 @@ class IssuedCode:
     resend_after: int
     locale: str = "en"  # the language the message was written in
     sms_segments: int | None = None  # what the SMS is billed as; None for email
+    test_destination: bool = False  # a fixed code of OTP_TEST_DESTINATIONS: nothing was sent
     replayed: bool = False  # answered from an Idempotency-Key record; nothing was sent
 
 
@@ -85,7 +87,8 @@ def _issue(
 ) -> IssuedCode:
     settings = deps.settings
     verification_id = new_verification_id(record_key, purpose)
-    code = generate_code(settings.code_length)
+    fixed = fixed_code(settings.test_destinations, settings.test_destinations_valid_until, destination, now)
+    code = fixed or generate_code(settings.code_length)
     # Written before anything is stored: a message that cannot be rendered leaves no code behind.
     message = compose(settings, destination.channel, locale, code)
     stored = StoredCode(
@@ -104,7 +107,15 @@ def _issue(
         keep_until=now + limits.record_lifetime(settings),
         forget_before=now - limits.RECORD_GRACE_SECONDS,
     )
-    segments = _deliver(deps, destination, record_key, stored, message)
+    if fixed is not None:
+        # Semantics 16: stored and checked like any code; only the delivery is skipped.
+        log.warning(
+            "test destination: fixed code stored, nothing sent",
+            extra={"verification_id": verification_id, "destination": destination.masked},
+        )
+        segments = None
+    else:
+        segments = _deliver(deps, destination, record_key, stored, message)
     log.info(
         "code delivered",
         extra={
@@ -127,6 +138,7 @@ def _issue(
         resend_after=settings.resend_cooldown_seconds,
         locale=locale,
         sms_segments=segments,
+        test_destination=fixed is not None,
     )
 
 

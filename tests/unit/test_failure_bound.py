@@ -104,3 +104,60 @@ def test_the_destination_is_the_one_guessed(deps):
     guess_until_refused(deps, ATTACKER)
     other, _ = issue(deps, "+12025550123", end_user_ip=ATTACKER)  # other numbers from that network are not locked
     assert other.masked_destination != GOOD_US
+
+
+# ---- test destinations (semantics 16) ------------------------------------------------------------
+
+
+def _until(deps, seconds: int) -> str:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(deps.clock.now + seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_test_destination_stores_its_fixed_code_and_sends_nothing():
+    from otp.use_cases.issue_code import IssueRequest, issue_code
+
+    probe = wire()
+    deps = wire(OTP_TEST_DESTINATIONS=f"{GOOD_US}=246810", OTP_TEST_DESTINATIONS_VALID_UNTIL=_until(probe, 3600))
+    deps.clock.now = probe.clock.now
+    issued = issue_code(deps, IssueRequest("sms", GOOD_US))
+    assert issued.test_destination
+    assert deps.sender.sms == []
+    with pytest.raises(InvalidCode):
+        check(deps, "135790")  # every other rule applies: a wrong code costs an attempt
+    assert check(deps, "246810").verification_id == issued.verification_id
+    with pytest.raises(RateLimited):
+        issue_code(deps, IssueRequest("sms", GOOD_US))  # the cooldown too
+
+
+def test_after_its_valid_until_the_list_is_ignored():
+    from otp.use_cases.issue_code import IssueRequest, issue_code
+
+    probe = wire()
+    deps = wire(OTP_TEST_DESTINATIONS=f"{GOOD_US}=246810", OTP_TEST_DESTINATIONS_VALID_UNTIL=_until(probe, 60))
+    deps.clock.now = probe.clock.now + 61
+    issued = issue_code(deps, IssueRequest("sms", GOOD_US))
+    assert not issued.test_destination
+    assert len(deps.sender.sms) == 1
+    assert "246810" not in deps.sender.sms[0][1]  # a random code (one chance in a million to collide)
+
+
+@pytest.mark.parametrize(
+    ("entries", "until_in", "message"),
+    [
+        (f"{GOOD_US}=12345", 3600, "every code must be a string of 6 digits"),
+        ("+15555550100=123456", 3600, "is not a valid phone number or email address"),
+        (f"{GOOD_US}=123456", None, "OTP_TEST_DESTINATIONS_VALID_UNTIL: is required"),
+        (f"{GOOD_US}=123456", 91 * 86400, "must be at most 90 days from now"),
+    ],
+)
+def test_bad_test_destinations_stop_the_start_naming_the_variable(entries, until_in, message):
+    from otp.config import load_settings
+    from otp.domain.errors import ConfigurationError
+
+    env = {"OTP_KMS_KEY_ID": "k", "OTP_DIGEST_KEY_ID": "d", "OTP_TEST_DESTINATIONS": entries}
+    if until_in is not None:
+        env["OTP_TEST_DESTINATIONS_VALID_UNTIL"] = _until(wire(), until_in)
+    with pytest.raises(ConfigurationError, match=message):
+        load_settings(env)
