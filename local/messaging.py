@@ -156,7 +156,8 @@ class LocalMessaging:
             return
         code, status = failure
         error = next(shape for shape in operation_model.error_shapes if shape.name == code)
-        modeled = error.metadata.get("error", {}).get("httpStatusCode", 500 if error.metadata.get("fault") else 400)
+        server_side = error.metadata.get("fault") or "Internal" in code  # End User Messaging models no status
+        modeled = error.metadata.get("error", {}).get("httpStatusCode", 500 if server_side else 400)
         raise Refusal(code, "injected by fail_next", status or modeled)
 
     def _accept(self, operation: str, params: dict[str, Any]) -> dict[str, Any]:

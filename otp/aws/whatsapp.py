@@ -45,7 +45,7 @@ class WhatsAppSender:
     def send_whatsapp(self, message: WhatsAppMessage) -> Receipt:
         body = json.dumps(authentication_template(message), separators=(",", ":")).encode()
         try:
-            answer = self._client().send_whats_app_message(
+            answer = send_method(self._client())(
                 originationPhoneNumberId=self._phone_number_id,
                 message=body,
                 metaApiVersion=self._meta_api_version,
@@ -53,3 +53,10 @@ class WhatsAppSender:
         except DELIVERY_ERRORS as exc:
             raise refused("socialmessaging:SendWhatsAppMessage", exc) from None
         return Receipt(answer.get("messageId"), "socialmessaging")
+
+
+def send_method(client: Any) -> Any:
+    """botocore names the method send_whatsapp_message since it special-cased "WhatsApp", and
+    send_whats_app_message before (1.34, which some runtimes still bundle): take whichever exists."""
+    method = getattr(client, "send_whatsapp_message", None)
+    return method if method is not None else client.send_whats_app_message
