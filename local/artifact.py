@@ -134,6 +134,21 @@ class LambdaArtifact:
         )
         return LambdaProcess(process)
 
+    def run(self, source: str, env: dict[str, str]) -> str:
+        """Run Python ``source`` in a fresh interpreter that sees only the three folders; its stdout."""
+        prelude = "import json, sys\nsys.path[:0] = json.loads(sys.argv[1])\n"
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", "-B", "-c", prelude + source, json.dumps(self.search_path)],
+            cwd=self.task,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"the snippet failed:\n{result.stderr}")
+        return result.stdout
+
 
 @dataclass
 class LambdaProcess:
