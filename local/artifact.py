@@ -5,6 +5,9 @@ nothing else is importable. ``LambdaArtifact`` lays out the same three folders f
 `serverless package` built and from the exact distributions requirements.txt pins, without any
 compiled bytecode except what the zip itself ships, and runs a handler in a fresh interpreter
 that sees only those folders. The artifact tests and `make bench` both use it.
+
+It also writes the service models the zip ships for a runtime whose botocore predates them
+(``python -m local.artifact models``), from the botocore that requirements.txt pins.
 """
 
 from __future__ import annotations
@@ -30,6 +33,11 @@ LAYER = [
     "typing-inspection",
 ]
 RUNTIME = ["boto3", "botocore", "s3transfer", "jmespath", "python-dateutil", "six", "urllib3"]
+# An SDK older than the End User Messaging operations the functions call: botocore 1.34.145 (July
+# 2024) has no socialmessaging service and no SendNotify* operations. AWS documents no fixed SDK
+# version for the python3.13 runtime (it "depends on the runtime version and your AWS Region"), so
+# the artifact tests also run the zip on this one, with the shipped models standing in.
+OLDER_RUNTIME_SDK = ("boto3==1.34.145", "botocore==1.34.145")
 
 # A child serves one JSON event per line of stdin and answers one JSON line per event, like one
 # Lambda execution environment. It runs with -I -S -B: no site-packages, no PYTHON* variables, no
@@ -89,13 +97,17 @@ class LambdaArtifact:
         return [str(self.task), str(self.layer), str(self.runtime)]
 
     @classmethod
-    def unpack(cls, zip_path: Path, into: Path) -> LambdaArtifact:
+    def unpack(cls, zip_path: Path, into: Path, runtime_sdk: tuple[str, ...] | None = None) -> LambdaArtifact:
+        """``runtime_sdk`` (pip requirements) replaces the pinned boto3 and botocore in the runtime folder."""
         artifact = cls(into)
         with zipfile.ZipFile(zip_path) as archive:
             archive.extractall(artifact.task)
-        for names, folder in ((LAYER, artifact.layer), (RUNTIME, artifact.runtime)):
+        runtime = RUNTIME if runtime_sdk is None else [n for n in RUNTIME if n not in ("boto3", "botocore")]
+        for names, folder in ((LAYER, artifact.layer), (runtime, artifact.runtime)):
             for name in names:
                 _copy_distribution(name, folder)
+        if runtime_sdk is not None:
+            _pip_install(runtime_sdk, artifact.runtime)
         return artifact
 
     def start(self, handler: str, env: dict[str, str]) -> LambdaProcess:
@@ -121,6 +133,21 @@ class LambdaArtifact:
             text=True,
         )
         return LambdaProcess(process)
+
+    def run(self, source: str, env: dict[str, str]) -> str:
+        """Run Python ``source`` in a fresh interpreter that sees only the three folders; its stdout."""
+        prelude = "import json, sys\nsys.path[:0] = json.loads(sys.argv[1])\n"
+        result = subprocess.run(
+            [sys.executable, "-I", "-S", "-B", "-c", prelude + source, json.dumps(self.search_path)],
+            cwd=self.task,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if result.returncode != 0:
+            raise RuntimeError(f"the snippet failed:\n{result.stderr}")
+        return result.stdout
 
 
 @dataclass
@@ -151,6 +178,60 @@ class LambdaProcess:
         return errors
 
 
+_PIP = (sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile")
+
+
+def _pip_install(requirements: tuple[str, ...], folder: Path) -> None:
+    subprocess.run(
+        [*_PIP, "--no-deps", "--target", str(folder), *requirements],
+        check=True,
+        timeout=300,
+    )
+    for cache in folder.rglob("__pycache__"):
+        shutil.rmtree(cache)
+
+
+def service_model_files() -> dict[str, bytes]:
+    """The shipped models, by path under otp/aws/models, as the pinned botocore has them: the service
+    definition without documentation strings (most of its size, and never read at run time) and the
+    endpoint rules, uncompressed so that any botocore reads them."""
+    import botocore.loaders
+
+    from otp.aws.clients import SHIPPED_SERVICES
+
+    loader = botocore.loaders.create_loader()
+    files = {}
+    for service in SHIPPED_SERVICES:
+        version = loader.determine_latest_version(service, "service-2")
+        for kind in ("service-2", "endpoint-rule-set-1"):
+            data = loader.load_service_model(service, kind, version)
+            if kind == "service-2":
+                data = _without_documentation(data)
+            text = json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n"
+            files[f"{service}/{version}/{kind}.json"] = text.encode()
+    return files
+
+
+def _without_documentation(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {
+            k: _without_documentation(v) for k, v in value.items() if k not in ("documentation", "documentationUrl")
+        }
+    if isinstance(value, list):
+        return [_without_documentation(v) for v in value]
+    return value
+
+
+def write_service_models() -> None:
+    from otp.aws.clients import SERVICE_MODELS
+
+    shutil.rmtree(SERVICE_MODELS, ignore_errors=True)
+    for relative, content in service_model_files().items():
+        target = SERVICE_MODELS / relative
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content)
+
+
 def _copy_distribution(name: str, folder: Path) -> None:
     """The distribution's files as pip installed them, without any bytecode."""
     distribution = importlib.metadata.distribution(name)
@@ -162,3 +243,9 @@ def _copy_distribution(name: str, folder: Path) -> None:
             target = folder / str(file)
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, target)
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["models"]:
+        raise SystemExit("usage: python -m local.artifact models")
+    write_service_models()

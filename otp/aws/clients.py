@@ -2,11 +2,19 @@
 
 botocore alone, not boto3: boto3 adds nothing these clients use and costs its import at every cold
 start, and one shared session loads the credential chain and endpoint data once, not per client.
+
+The Lambda runtime's own botocore may predate the End User Messaging operations the adapters call
+(SendNotify*, and the whole socialmessaging service in older releases). So the zip ships those
+services' models in ``models/`` (botocore's own JSON, without the documentation strings), and every
+session searches that folder before botocore's built-in data: the operations exist whatever
+botocore the runtime bundles, and they are the ones the tests ran against.
 """
 
 from __future__ import annotations
 
+import os
 import threading
+from pathlib import Path
 from typing import Any
 
 import botocore.session
@@ -20,6 +28,8 @@ _CONFIG = Config(
     read_timeout=5,
     tcp_keepalive=True,
 )
+SERVICE_MODELS = Path(__file__).resolve().parent / "models"
+SHIPPED_SERVICES = ("pinpoint-sms-voice-v2", "socialmessaging")
 _clients: dict[str, Any] = {}
 _session: botocore.session.Session | None = None
 _lock = threading.Lock()
@@ -34,9 +44,19 @@ def client(service: str) -> Any:
     with _lock:
         if service not in _clients:
             if _session is None:
-                _session = botocore.session.get_session()
+                _session = new_session()
             _clients[service] = _session.create_client(service, config=_CONFIG)
         return _clients[service]
+
+
+def new_session() -> botocore.session.Session:
+    """A session whose loader finds the shipped models first (AWS_DATA_PATH, if set, comes next)."""
+    session = botocore.session.get_session()
+    configured = session.get_config_variable("data_path")
+    paths = [str(SERVICE_MODELS), *([configured] if configured else [])]
+    # The loader is created lazily from this variable, on the first model load.
+    session.set_config_variable("data_path", os.pathsep.join(paths))
+    return session
 
 
 def created_clients() -> list[str]:
@@ -55,7 +75,7 @@ def renew_after_restore() -> None:
     with _lock:
         loader = _session.get_component("data_loader") if _session is not None else None
         _clients.clear()
-        _session = botocore.session.get_session()
+        _session = new_session()
         if loader is not None:
             _session.register_component("data_loader", loader)
 

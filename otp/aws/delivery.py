@@ -1,75 +1,64 @@
-"""Delivery by SNS (SMS) and SES v2 (email)."""
+"""Email by SES v2, and the refusal mapping every delivery adapter shares.
+
+Which errors mean what: every provider error (``ClientError``: throttling and 5xx once botocore's
+standard-mode retries are spent, and validation, access, opt-out, quota, conflict and not-found
+errors at once) and every transport failure (``BotoCoreError``: connect and read timeouts, a
+refused connection, after the same retries) is a ``DeliveryRefused``: the contract's 502, and the
+use case withdraws the code. The refusal names the call, the error code and, for End User
+Messaging, its ``Reason`` enum; never the provider's message, which can echo the number or body.
+"""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from otp.aws.clients import describe_error
-from otp.domain.ports import DeliveryRefused
+from otp.domain.outbound import DeliveryRefused, EmailMessage, Receipt
+
+_REASON = re.compile(
+    r"^[A-Z][A-Z0-9_]{0,63}$"
+)  # End User Messaging's reasons are enums (e.g. DESTINATION_PHONE_NUMBER_OPTED_OUT)
 
 
-class AwsMessageSender:
-    def __init__(
-        self,
-        sns_client: Callable[[], Any],
-        ses_client: Callable[[], Any],
-        email_sender: str | None,
-        sms_sender_id: str | None = None,
-        sms_max_price: str | None = None,
-        sms_entity_id: str | None = None,
-        sms_template_id: str | None = None,
-        ses_configuration_set: str | None = None,
-    ) -> None:
-        self._sns = sns_client
+def refused(call: str, exc: Exception) -> DeliveryRefused:
+    reason = ""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        value = response.get("Reason") or response.get("reason")
+        if isinstance(value, str) and _REASON.match(value):
+            reason = f" ({value})"
+    return DeliveryRefused(f"{call} {describe_error(exc)}{reason}")
+
+
+DELIVERY_ERRORS = (ClientError, BotoCoreError)
+
+
+class SesEmailSender:
+    def __init__(self, ses_client: Callable[[], Any], sender: str, configuration_set: str | None = None) -> None:
         self._ses = ses_client
-        self._email_sender = email_sender
-        attributes = {
-            # Transactional gets the highest delivery reliability and bypasses marketing opt-out rules.
-            "AWS.SNS.SMS.SMSType": {"DataType": "String", "StringValue": "Transactional"},
-        }
-        optional = {
-            "AWS.SNS.SMS.SenderID": sms_sender_id,
-            # SNS drops a message that would cost more than this (USD), instead of sending it.
-            "AWS.SNS.SMS.MaxPrice": sms_max_price,
-            # India DLT: the registered principal entity and template; unregistered traffic is not delivered.
-            "AWS.MM.SMS.EntityId": sms_entity_id,
-            "AWS.MM.SMS.TemplateId": sms_template_id,
-        }
-        for name, value in optional.items():
-            if value:
-                attributes[name] = {
-                    "DataType": "Number" if name.endswith("MaxPrice") else "String",
-                    "StringValue": value,
-                }
-        self._sms_attributes = attributes
-        self._ses_extra = {"ConfigurationSetName": ses_configuration_set} if ses_configuration_set else {}
+        self._sender = sender
+        self._extra = {"ConfigurationSetName": configuration_set} if configuration_set else {}
 
-    def send_sms(self, phone_number: str, text: str) -> None:
+    def send_email(self, message: EmailMessage) -> Receipt:
         try:
-            self._sns().publish(PhoneNumber=phone_number, Message=text, MessageAttributes=self._sms_attributes)
-        except (ClientError, BotoCoreError) as exc:
-            raise DeliveryRefused(f"sns:Publish {describe_error(exc)}") from None
-
-    def send_email(self, address: str, subject: str, text: str, html: str) -> None:
-        if not self._email_sender:
-            raise DeliveryRefused("ses:SendEmail no sender configured")
-        try:
-            self._ses().send_email(
-                FromEmailAddress=self._email_sender,
-                Destination={"ToAddresses": [address]},
+            answer = self._ses().send_email(
+                FromEmailAddress=self._sender,
+                Destination={"ToAddresses": [message.address]},
                 Content={
                     "Simple": {
-                        "Subject": {"Data": subject, "Charset": "UTF-8"},
+                        "Subject": {"Data": message.subject, "Charset": "UTF-8"},
                         "Body": {
-                            "Text": {"Data": text, "Charset": "UTF-8"},
-                            "Html": {"Data": html, "Charset": "UTF-8"},
+                            "Text": {"Data": message.text, "Charset": "UTF-8"},
+                            "Html": {"Data": message.html, "Charset": "UTF-8"},
                         },
                     }
                 },
-                **self._ses_extra,
+                **self._extra,
             )
-        except (ClientError, BotoCoreError) as exc:
-            raise DeliveryRefused(f"ses:SendEmail {describe_error(exc)}") from None
+        except DELIVERY_ERRORS as exc:
+            raise refused("ses:SendEmail", exc) from None
+        return Receipt(answer.get("MessageId"), "ses")

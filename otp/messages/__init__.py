@@ -1,8 +1,11 @@
 """The messages people receive: built-in texts per language, templates, autofill lines, SMS segments.
 
 Each language is one JSON file in ``locales/`` (``pt.json``, or ``pt-BR.json`` for a regional
-variant) with the keys ``sms``, ``email_subject``, ``email_lead`` and ``email_note``; placeholders
-are ``{code}``, ``{brand}`` and ``{minutes}``. Adding or editing a language touches no code.
+variant) with the keys ``sms``, ``email_subject``, ``email_lead`` and ``email_note``, and optionally
+``sms_shorter`` (shorter SMS texts, tried in order when ``sms`` would need a second segment) and
+``voice`` (what a call says, and the voice that says it: see ``otp.messages.voice``). Placeholders
+are ``{code}``, ``{brand}`` and ``{minutes}``, substituted by plain replacement, never by
+``str.format``. Adding or editing a language touches no code.
 """
 
 from __future__ import annotations
@@ -11,14 +14,14 @@ import functools
 import html
 import json
 import re
-import string
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 LOCALES = Path(__file__).resolve().parent / "locales"
 PLACEHOLDERS = frozenset({"code", "brand", "minutes"})
 _KEYS = ("sms", "email_subject", "email_lead", "email_note")
+_PLACEHOLDER = re.compile(r"\{(code|brand|minutes)\}")
 # A well-formed primary language subtag; langcodes parses the rest of the tag.
 _LANGUAGE = re.compile(r"^[a-z]{2,8}$")
 _TAG_CHARACTERS = re.compile(r"^[A-Za-z0-9]{1,8}(-[A-Za-z0-9]{1,8})*$")
@@ -30,16 +33,28 @@ class MalformedLocale(ValueError):
     """The tag is not BCP 47 at all (an unknown but well-formed tag is not an error: it falls back)."""
 
 
+def substitute(template: str, **values: object) -> str:
+    """Fill {code}, {brand} and {minutes} in one pass: a value is never scanned again, so a brand
+    that reads "{code}" stays as it is, and no format spec or attribute access can ever run."""
+    return _PLACEHOLDER.sub(lambda match: str(values[match.group(1)]), template)
+
+
 @functools.cache
-def catalog() -> dict[str, dict[str, str]]:
-    """Every built-in language, by its file name; read once per container."""
+def catalog() -> dict[str, dict[str, Any]]:
+    """Every built-in language, by its file name; read and checked once per container."""
+    from otp.messages.templates import text_problem
+
     texts = {}
     for path in sorted(LOCALES.glob("*.json")):
         entries = json.loads(path.read_text(encoding="utf-8"))
         missing = [key for key in _KEYS if key not in entries]
         if missing:
             raise ValueError(f"{path.name}: missing {', '.join(missing)}")
-        texts[path.stem] = {key: entries[key] for key in _KEYS}
+        for text in (entries["sms"], *entries.get("sms_shorter", [])):
+            problem = text_problem(text)
+            if problem:
+                raise ValueError(f"{path.name}: an SMS text {problem}")
+        texts[path.stem] = {key: entries[key] for key in (*_KEYS, "sms_shorter", "voice") if key in entries}
     return texts
 
 
@@ -61,21 +76,6 @@ def resolve_locale(tag: str | None, default: str) -> str:
     candidates = [f"{parsed.language}-{parsed.territory}"] if parsed.territory else []
     candidates.append(parsed.language)
     return next((candidate for candidate in candidates if candidate in available), default)
-
-
-def template_problem(template: str) -> str | None:
-    """Why an operator's SMS template cannot be used, or None."""
-    try:
-        fields = [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
-    except ValueError as exc:
-        return f"is not a valid template: {exc}"
-    unknown = sorted({name for name in fields if name not in PLACEHOLDERS})
-    if unknown:
-        names = ", ".join("{" + name + "}" for name in unknown)
-        return f"has unknown placeholder(s) {names}; use {{code}}, {{brand}}, {{minutes}}"
-    if "code" not in fields:
-        return "must contain {code}"
-    return None
 
 
 @dataclass(frozen=True)
@@ -111,16 +111,32 @@ def render_sms(
     android_app_hash: str | None = None,
 ) -> Sms:
     """The SMS: the text, then the Android app hash on its own line, then the WebOTP line, which
-    the WICG "SMS one-time codes" format requires to be last."""
-    text = (template or catalog()[locale]["sms"]).format(code=code, brand=brand, minutes=minutes_of(ttl_seconds))
+    the WICG "SMS one-time codes" format requires to be last.
+
+    A built-in language uses its full text when that fits one segment, else the first of its
+    shorter texts that does (else the shortest); a configured template is used as it is.
+    """
+    texts = [template] if template else [catalog()[locale]["sms"], *catalog()[locale].get("sms_shorter", [])]
+    candidates = [
+        _with_autofill(
+            substitute(text, code=code, brand=brand, minutes=minutes_of(ttl_seconds)),
+            code,
+            webotp_domain,
+            android_app_hash,
+        )
+        for text in texts
+    ]
+    rendered = [Sms(body, *segments_of(body)) for body in candidates]
+    return next((sms for sms in rendered if sms.segments == 1), min(rendered, key=lambda sms: sms.segments))
+
+
+def _with_autofill(text: str, code: str, webotp_domain: str | None, android_app_hash: str | None) -> str:
     lines = [text]
     if android_app_hash:
         lines.append(android_app_hash)
     if webotp_domain:
         lines.append(f"@{webotp_domain} #{code}")
-    body = "\n".join(lines)
-    encoding, segments = segments_of(body)
-    return Sms(body, encoding, segments)
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
@@ -133,16 +149,49 @@ class EmailMessage:
 def render_email(locale: str, code: str, brand: str, ttl_seconds: int) -> EmailMessage:
     texts = catalog()[locale]
     values = {"code": code, "brand": brand, "minutes": minutes_of(ttl_seconds)}
-    lead, note = texts["email_lead"].format(**values), texts["email_note"].format(**values)
+    lead, note = substitute(texts["email_lead"], **values), substitute(texts["email_note"], **values)
     escaped = {key: html.escape(str(value)) for key, value in values.items()}
     markup = (
         f'<!doctype html><html lang="{html.escape(locale)}"><body style="font-family:sans-serif">'
-        f"<p>{html.escape(texts['email_lead']).format(**escaped)}</p>"
+        f"<p>{substitute(html.escape(texts['email_lead']), **escaped)}</p>"
         f'<p style="font-size:28px;letter-spacing:4px"><strong>{escaped["code"]}</strong></p>'
-        f"<p>{html.escape(texts['email_note']).format(**escaped)}</p></body></html>"
+        f"<p>{substitute(html.escape(texts['email_note']), **escaped)}</p></body></html>"
     )
     return EmailMessage(
-        subject=texts["email_subject"].format(**values),
+        subject=substitute(texts["email_subject"], **values),
         text=f"{lead} {code}\n\n{note}\n",
         html=markup,
     )
+
+
+# The rules for operator templates, the segment report, voice and WhatsApp: stable names here.
+from otp.messages.templates import (  # noqa: E402
+    ONE_SEGMENT_BRAND_LENGTH,
+    languages_over_one_segment,
+    template_problem,
+)
+from otp.messages.voice import Voice, render_voice, voice_language  # noqa: E402
+from otp.messages.whatsapp import whatsapp_language  # noqa: E402
+
+__all__ = [
+    "LOCALES",
+    "ONE_SEGMENT_BRAND_LENGTH",
+    "PLACEHOLDERS",
+    "EmailMessage",
+    "Encoding",
+    "MalformedLocale",
+    "Sms",
+    "Voice",
+    "catalog",
+    "languages_over_one_segment",
+    "minutes_of",
+    "render_email",
+    "render_sms",
+    "render_voice",
+    "resolve_locale",
+    "segments_of",
+    "substitute",
+    "template_problem",
+    "voice_language",
+    "whatsapp_language",
+]
