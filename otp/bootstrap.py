@@ -14,7 +14,7 @@ from typing import Any
 
 from otp.config import Settings
 from otp.domain.keys import Digests
-from otp.domain.ports import CodeCipher, CodeStore, Idempotency, MessageSender, SecretDeriver
+from otp.domain.ports import CodeCipher, CodeStore, Idempotency, SecretDeriver, Senders
 from otp.use_cases.dependencies import GenerateDependencies, VerificationDependencies, VerifyDependencies
 
 log = logging.getLogger("otp.bootstrap")
@@ -27,7 +27,7 @@ class Adapters:
     store: Callable[[Settings], CodeStore]
     deriver: Callable[[Settings], SecretDeriver]
     cipher: Callable[[Settings], CodeCipher]
-    sender: Callable[[Settings], MessageSender]
+    senders: Callable[[Settings], Senders]
     idempotency: Callable[[Settings, type], Idempotency]  # the dataclass its results are kept as
     before_snapshot: Callable[[Digests, list[str]], None] = lambda _digests, _services: None
 
@@ -39,7 +39,7 @@ def aws_adapters() -> Adapters:
         store=factories.store,
         deriver=factories.deriver,
         cipher=factories.cipher,
-        sender=factories.sender,
+        senders=factories.senders,
         idempotency=factories.idempotency,
         before_snapshot=factories.before_snapshot,
     )
@@ -69,12 +69,23 @@ def generate_dependencies(
     deps = GenerateDependencies(
         **_common(settings, adapters, clock),
         cipher=adapters.cipher(settings),
-        sender=adapters.sender(settings),
+        senders=adapters.senders(settings),
         idempotency=adapters.idempotency(settings, IssuedCode),
     )
-    _snapshot(adapters, deps.digests, ["dynamodb", "kms", "sns", *(["sesv2"] if settings.email_enabled else [])])
+    _snapshot(adapters, deps.digests, ["dynamodb", "kms", *_delivery_services(settings)])
     _warn_of_test_destinations(settings, clock())
     return deps
+
+
+def _delivery_services(settings: Settings) -> list[str]:
+    services = ["sns" if settings.sms_provider == "sns" else "pinpoint-sms-voice-v2"]
+    if settings.voice_provider is not None:
+        services.append("pinpoint-sms-voice-v2")
+    if settings.whatsapp_phone_number_id:
+        services.append("socialmessaging")
+    if settings.email_enabled:
+        services.append("sesv2")
+    return sorted(set(services))
 
 
 def _warn_of_test_destinations(settings: Settings, now: float) -> None:

@@ -8,7 +8,7 @@ import os
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import annotated_types
 import phonenumbers
@@ -24,6 +24,8 @@ _SENDER_SHAPE = re.compile(r"^[!-?A-~]{1,64}@(?=.{1,253}$)[A-Za-z0-9-]{1,63}(\.[
 _HOSTNAME = r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$"
 _SENDER_ID = re.compile(r"^(?=.*[A-Za-z])[A-Za-z0-9]{1,11}$")
 _BRAND = re.compile(r"^[^\x00-\x1f\x7f]{1,40}$")
+# Ids, ARNs and names of End User Messaging resources: printable, no spaces.
+_AWS_ID = r"^[A-Za-z0-9_:/.+=@-]{1,256}$"
 _ORIGIN = re.compile(r"^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$")
 
 
@@ -65,6 +67,26 @@ class Settings(BaseModel):
     )
     sms_entity_id: Annotated[str | None, Field(alias="OTP_SMS_ENTITY_ID", pattern=r"^[0-9A-Za-z]{1,40}$")] = None
     sms_template_id: Annotated[str | None, Field(alias="OTP_SMS_TEMPLATE_ID", pattern=r"^[0-9A-Za-z]{1,40}$")] = None
+    # Which AWS API delivers each phone channel (contract: OTP_SMS_PROVIDER, OTP_VOICE_*, OTP_WHATSAPP_*).
+    sms_provider: Annotated[Literal["sns", "eum", "notify"], Field(alias="OTP_SMS_PROVIDER")] = "sns"
+    sms_origination_identity: Annotated[str | None, Field(alias="OTP_SMS_ORIGINATION_IDENTITY", pattern=_AWS_ID)] = None
+    sms_protect_configuration_id: Annotated[
+        str | None, Field(alias="OTP_SMS_PROTECT_CONFIGURATION_ID", pattern=_AWS_ID)
+    ] = None
+    sms_configuration_set: Annotated[str | None, Field(alias="OTP_SMS_CONFIGURATION_SET", pattern=_AWS_ID)] = None
+    sms_feedback: Annotated[bool, Field(alias="OTP_SMS_FEEDBACK")] = True
+    notify_configuration_id: Annotated[str | None, Field(alias="OTP_NOTIFY_CONFIGURATION_ID", pattern=_AWS_ID)] = None
+    notify_template_id: Annotated[str | None, Field(alias="OTP_NOTIFY_TEMPLATE_ID", pattern=_AWS_ID)] = None
+    voice_provider: Annotated[Literal["eum", "notify"] | None, Field(alias="OTP_VOICE_PROVIDER")] = None
+    voice_origination_identity: Annotated[
+        str | None, Field(alias="OTP_VOICE_ORIGINATION_IDENTITY", pattern=_AWS_ID)
+    ] = None
+    whatsapp_phone_number_id: Annotated[str | None, Field(alias="OTP_WHATSAPP_PHONE_NUMBER_ID", pattern=_AWS_ID)] = None
+    whatsapp_template: Annotated[str, Field(alias="OTP_WHATSAPP_TEMPLATE", pattern=r"^[a-z0-9_]{1,512}$")] = "otp_code"
+    whatsapp_languages: Annotated[tuple[str, ...], Field(alias="OTP_WHATSAPP_LANGUAGES")] = ("en_US",)
+    whatsapp_meta_api_version: Annotated[
+        str, Field(alias="OTP_WHATSAPP_META_API_VERSION", pattern=r"^v[0-9]{1,3}\.[0-9]{1,2}$")
+    ] = "v20.0"
     ses_configuration_set: Annotated[
         str | None, Field(alias="OTP_SES_CONFIGURATION_SET", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     ] = None
@@ -136,6 +158,16 @@ class Settings(BaseModel):
             raise ValueError(f"must be comma-separated origins such as https://app.example.com, not {bad[0]}")
         return frozenset(origins)
 
+    @field_validator("whatsapp_languages", mode="before")
+    @classmethod
+    def _parse_languages(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        codes = tuple(part.strip() for part in value.split(",") if part.strip())
+        if not codes or not all(re.fullmatch(r"[a-z]{2,3}(_[A-Z]{2})?", code) for code in codes):
+            raise ValueError("must be comma-separated WhatsApp language codes, such as en_US,pt_BR,hi")
+        return codes
+
     @field_validator("test_destinations", mode="before")
     @classmethod
     def _parse_test_destinations(cls, value: object) -> object:
@@ -159,7 +191,21 @@ class Settings(BaseModel):
         from otp.domain.test_destinations import check_test_settings
 
         check_test_settings(self.test_destinations, self.test_destinations_valid_until, self.code_length)
+        if "notify" in (self.sms_provider, self.voice_provider) and self.notify_configuration_id is None:
+            raise ValueError("OTP_NOTIFY_CONFIGURATION_ID: is required by the notify provider")
+        if self.voice_provider == "eum" and self.voice_origination_identity is None:
+            raise ValueError("OTP_VOICE_ORIGINATION_IDENTITY: is required by the eum voice provider")
         return self
+
+    def channel_enabled(self, channel: str) -> bool:
+        """sms always; voice and whatsapp once their provider is set; email once it has a sender."""
+        enabled = {
+            "sms": True,
+            "voice": self.voice_provider is not None,
+            "whatsapp": self.whatsapp_phone_number_id is not None,
+            "email": self.email_sender is not None,
+        }
+        return enabled.get(channel, False)
 
     @property
     def email_enabled(self) -> bool:

@@ -23,7 +23,8 @@ from otp.domain.entities import (
     SendPlan,
     StoredCode,
 )
-from otp.domain.ports import CiphertextMismatch, DeliveryRefused
+from otp.domain.outbound import EmailMessage, Receipt, SmsMessage, VoiceMessage, WhatsAppMessage
+from otp.domain.ports import CiphertextMismatch, DeliveryRefused, Senders
 
 PURPOSES_BEFORE_PRUNING = 8
 
@@ -214,20 +215,39 @@ class FakeCipher:
 
 
 class FakeSender:
+    """Every channel's sender at once; what each was asked to send, as tuples the tests read."""
+
     def __init__(self) -> None:
         self.sms: list[tuple[str, str]] = []
         self.emails: list[tuple[str, str, str, str]] = []
+        self.calls: list[VoiceMessage] = []
+        self.whatsapp: list[WhatsAppMessage] = []
         self.refuse = False
 
-    def send_sms(self, phone_number: str, text: str) -> None:
+    def _receipt(self) -> Receipt:
         if self.refuse:
             raise DeliveryRefused("fake refusal")
-        self.sms.append((phone_number, text))
+        return Receipt(f"msg-{len(self.sms) + len(self.emails) + len(self.calls) + len(self.whatsapp)}", "fake")
 
-    def send_email(self, address: str, subject: str, text: str, html: str) -> None:
-        if self.refuse:
-            raise DeliveryRefused("fake refusal")
-        self.emails.append((address, subject, text, html))
+    def send_sms(self, message: SmsMessage) -> Receipt:
+        receipt = self._receipt()
+        self.sms.append((message.phone_number, message.text))
+        return receipt
+
+    def send_email(self, message: EmailMessage) -> Receipt:
+        receipt = self._receipt()
+        self.emails.append((message.address, message.subject, message.text, message.html))
+        return receipt
+
+    def send_voice(self, message: VoiceMessage) -> Receipt:
+        receipt = self._receipt()
+        self.calls.append(message)
+        return receipt
+
+    def send_whatsapp(self, message: WhatsAppMessage) -> Receipt:
+        receipt = self._receipt()
+        self.whatsapp.append(message)
+        return receipt
 
 
 class FixedDeriver:
@@ -277,6 +297,6 @@ class FakeAdapters:
             store=made(self.store),
             deriver=made(self.deriver),
             cipher=made(self.cipher),
-            sender=made(self.sender),
+            senders=made(Senders(self.sender, self.sender, self.sender, self.sender)),
             idempotency=made(self.idempotency),
         )

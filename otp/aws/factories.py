@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from otp.aws.clients import client, renew_after_restore
 from otp.aws.dynamodb import DynamoDbStore
 from otp.aws.kms import KmsCipher, KmsSecretDeriver
 from otp.config import Settings
+from otp.domain.outbound import SmsSender, VoiceSender
+from otp.domain.ports import Senders
 
 if TYPE_CHECKING:
-    from otp.aws.delivery import AwsMessageSender
     from otp.aws.idempotency import PowertoolsIdempotency
     from otp.domain.keys import Digests
 
@@ -37,20 +39,77 @@ def cipher(settings: Settings) -> KmsCipher:
     return KmsCipher(_required(settings.kms_key_id, "OTP_KMS_KEY_ID"), _kms)
 
 
-def sender(settings: Settings) -> AwsMessageSender:
+def senders(settings: Settings) -> Senders:
+    """Only the configured providers' adapters: each creates its client on its first send."""
     # Imported here, so that the verify and verifications functions never load a delivery adapter.
-    from otp.aws.delivery import AwsMessageSender
+    from otp.aws import sms, voice, whatsapp
+    from otp.aws.delivery import SesEmailSender
 
-    return AwsMessageSender(
-        functools.partial(client, "sns"),
-        functools.partial(client, "sesv2"),
-        email_sender=settings.email_sender,
-        sms_sender_id=settings.sms_sender_id,
-        sms_max_price=settings.sms_max_price,
-        sms_entity_id=settings.sms_entity_id,
-        sms_template_id=settings.sms_template_id,
-        ses_configuration_set=settings.ses_configuration_set,
+    return Senders(
+        sms=_sms_sender(settings, sms),
+        email=SesEmailSender(_client("sesv2"), settings.email_sender, settings.ses_configuration_set)
+        if settings.email_sender
+        else None,
+        voice=_voice_sender(settings, voice),
+        whatsapp=whatsapp.WhatsAppSender(
+            _client("socialmessaging"), settings.whatsapp_phone_number_id, settings.whatsapp_meta_api_version
+        )
+        if settings.whatsapp_phone_number_id
+        else None,
     )
+
+
+def _client(service: str) -> Callable[[], Any]:
+    return functools.partial(client, service)
+
+
+def _sms_sender(settings: Settings, sms: Any) -> SmsSender:
+    if settings.sms_provider == "eum":
+        return sms.EumSmsSender(
+            _client("pinpoint-sms-voice-v2"),
+            origination_identity=settings.sms_origination_identity,
+            protect_configuration_id=settings.sms_protect_configuration_id,
+            configuration_set=settings.sms_configuration_set,
+            max_price=settings.sms_max_price,
+            entity_id=settings.sms_entity_id,
+            template_id=settings.sms_template_id,
+            feedback=settings.sms_feedback,
+        )
+    if settings.sms_provider == "notify":
+        return sms.NotifySmsSender(
+            _client("pinpoint-sms-voice-v2"),
+            _required(settings.notify_configuration_id, "OTP_NOTIFY_CONFIGURATION_ID"),
+            template_id=settings.notify_template_id,
+            configuration_set=settings.sms_configuration_set,
+            feedback=settings.sms_feedback,
+        )
+    return sms.SnsSmsSender(
+        _client("sns"),
+        settings.sms_sender_id,
+        settings.sms_max_price,
+        settings.sms_entity_id,
+        settings.sms_template_id,
+    )
+
+
+def _voice_sender(settings: Settings, voice: Any) -> VoiceSender | None:
+    if settings.voice_provider == "eum":
+        return voice.EumVoiceSender(
+            _client("pinpoint-sms-voice-v2"),
+            _required(settings.voice_origination_identity, "OTP_VOICE_ORIGINATION_IDENTITY"),
+            configuration_set=settings.sms_configuration_set,
+            protect_configuration_id=settings.sms_protect_configuration_id,
+            feedback=settings.sms_feedback,
+        )
+    if settings.voice_provider == "notify":
+        return voice.NotifyVoiceSender(
+            _client("pinpoint-sms-voice-v2"),
+            _required(settings.notify_configuration_id, "OTP_NOTIFY_CONFIGURATION_ID"),
+            template_id=settings.notify_template_id,
+            configuration_set=settings.sms_configuration_set,
+            feedback=settings.sms_feedback,
+        )
+    return None
 
 
 def idempotency(settings: Settings, result_type: type) -> PowertoolsIdempotency:

@@ -11,11 +11,18 @@ from phonenumbers import NumberParseException, PhoneNumberType
 
 from otp.domain.errors import DestinationNotAllowed, InvalidRequest
 
-Channel = Literal["sms", "email"]
+Channel = Literal["sms", "voice", "whatsapp", "email"]
+PHONE_CHANNELS = ("sms", "voice", "whatsapp")
 
-# Only these classes reliably receive SMS. Premium-rate, shared-cost, toll-free, VoIP, pager and
-# UAN numbers are the usual targets of SMS pumping, and plain fixed lines cannot receive at all.
-_SMS_CAPABLE = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+# Only these classes reliably receive a text. Premium-rate, shared-cost, toll-free, VoIP, pager and
+# UAN numbers are the usual targets of SMS pumping, and plain fixed lines cannot receive a text;
+# a landline can take a call, so voice also reaches FIXED_LINE.
+_TEXT_CAPABLE = frozenset({PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE})
+_REACHABLE = {
+    "sms": _TEXT_CAPABLE,
+    "whatsapp": _TEXT_CAPABLE,
+    "voice": _TEXT_CAPABLE | {PhoneNumberType.FIXED_LINE},
+}
 # Vanity letters are refused on purpose: libphonenumber would silently map them to digits.
 _PHONE_CHARACTERS = re.compile(r"^\+[0-9 ()./-]{4,40}$")
 
@@ -30,23 +37,33 @@ class Destination:
 
     @property
     def identity(self) -> str:
-        """The text every digest of this destination is taken over: one per real phone or mailbox."""
-        return f"{self.channel}:{self.canonical or self.address}"
+        """The text every digest of this destination is taken over: one per real phone or mailbox.
+
+        Every phone channel shares the number's record (semantics 15). The prefix stays "sms",
+        as records written before voice and WhatsApp existed are keyed on it.
+        """
+        kind = "email" if self.channel == "email" else "sms"
+        return f"{kind}:{self.canonical or self.address}"
 
 
 def normalize(channel: Channel, raw: str, allowed_countries: frozenset[str] | None = None) -> Destination:
-    if channel == "sms":
-        return normalize_phone(raw, allowed_countries)
-    return normalize_email(raw)
+    if channel == "email":
+        return normalize_email(raw)
+    return normalize_phone(raw, allowed_countries, channel=channel)
 
 
 def channel_of(raw: str) -> Channel:
-    """How /verify tells the two apart: an address always has an @, a number never does."""
+    """How /verify tells a number from an address (an address always has an @); every phone channel
+    shares the number's record, so "sms" stands for all of them here."""
     return "email" if "@" in raw else "sms"
 
 
 def normalize_phone(
-    raw: str, allowed_countries: frozenset[str] | None = None, *, check_sms_capable: bool = True
+    raw: str,
+    allowed_countries: frozenset[str] | None = None,
+    *,
+    check_sms_capable: bool = True,
+    channel: Channel = "sms",
 ) -> Destination:
     text = raw.strip()
     if not _PHONE_CHARACTERS.match(text):
@@ -60,12 +77,12 @@ def normalize_phone(
     if not phonenumbers.is_valid_number(number) or number.country_code is None:
         raise InvalidRequest.for_field("destination", "is not a valid phone number")
     region = phonenumbers.region_code_for_number(number)
-    if check_sms_capable and phonenumbers.number_type(number) not in _SMS_CAPABLE:
-        raise DestinationNotAllowed("This number cannot receive SMS codes.")
+    if check_sms_capable and phonenumbers.number_type(number) not in _REACHABLE[channel]:
+        raise DestinationNotAllowed("number_type", f"Codes by {channel} cannot reach this kind of number.")
     if allowed_countries is not None and region not in allowed_countries:
-        raise DestinationNotAllowed("SMS codes are not sent to this country.")
+        raise DestinationNotAllowed("country", "Codes are not sent to numbers of this country.")
     e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-    return Destination("sms", e164, mask_phone(e164, number.country_code), region, canonical=e164)
+    return Destination(channel, e164, mask_phone(e164, number.country_code), region, canonical=e164)
 
 
 def normalize_email(raw: str) -> Destination:

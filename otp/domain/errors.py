@@ -66,6 +66,13 @@ class DestinationNotAllowed(OtpError):
     code = "destination_not_allowed"
     default_message = "Codes cannot be sent to this destination."
 
+    def __init__(self, reason: str, message: str | None = None) -> None:
+        self.reason = reason  # country, number_type or fraud_suspected
+        super().__init__(message)
+
+    def extra(self) -> dict[str, Any]:
+        return {"reason": self.reason}
+
 
 class InvalidCode(OtpError):
     status = 403

@@ -8,6 +8,7 @@ domain. A contract suite (tests/integration/test_store_contract.py) runs against
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from otp.domain.entities import (
@@ -19,6 +20,9 @@ from otp.domain.entities import (
     SendPlan,
     StoredCode,
 )
+from otp.domain.outbound import DeliveryRefused, EmailSender, SmsSender, VoiceSender, WhatsAppSender
+
+__all__ = ["DeliveryRefused"]  # one class for every provider's refusal (maps to 502)
 
 Result = TypeVar("Result")
 
@@ -84,10 +88,14 @@ class CodeStore(Protocol):
         ...
 
 
-class MessageSender(Protocol):
-    def send_sms(self, phone_number: str, text: str) -> None: ...
+@dataclass(frozen=True)
+class Senders:
+    """One sender per channel; a channel the service has not configured has none."""
 
-    def send_email(self, address: str, subject: str, text: str, html: str) -> None: ...
+    sms: SmsSender
+    email: EmailSender | None = None
+    voice: VoiceSender | None = None
+    whatsapp: WhatsAppSender | None = None
 
 
 class Idempotency(Protocol):
@@ -102,7 +110,3 @@ class CiphertextMismatch(Exception):
 
 class DependencyFailure(Exception):
     """A storage or key service failed after retries (maps to 503)."""
-
-
-class DeliveryRefused(Exception):
-    """The delivery provider did not accept the message (maps to 502)."""

@@ -58,7 +58,7 @@ class _Strict(BaseModel):
 
 
 class GenerateRequest(_Strict):
-    channel: Annotated[Literal["sms", "email"], Field(description="How to deliver the code.")]
+    channel: Annotated[Literal["sms", "voice", "whatsapp", "email"], Field(description="How to deliver the code.")]
     destination: DestinationText
     purpose: Purpose = "default"
     locale: Annotated[
@@ -91,7 +91,7 @@ class VerifyRequest(_Strict):
 
 class GenerateResponse(BaseModel):
     verification_id: str
-    channel: Literal["sms", "email"]
+    channel: Literal["sms", "voice", "whatsapp", "email"]
     destination: Annotated[str, Field(description="Masked, e.g. +91******3210 or a***@example.com.")]
     purpose: str
     expires_at: Annotated[str, Field(description="ISO 8601, UTC.")]
@@ -103,7 +103,7 @@ class GenerateResponse(BaseModel):
 class VerifyResponse(BaseModel):
     verified: Literal[True]
     verification_id: str
-    channel: Literal["sms", "email"]
+    channel: Literal["sms", "voice", "whatsapp", "email"]
     destination: str
     purpose: str
 
@@ -140,7 +140,7 @@ class VerificationResponse(BaseModel):
         Literal["pending", "approved", "expired", "max_attempts_reached", "superseded", "canceled"],
         Field(description="What ended the verification first, or `pending` while its code can still verify."),
     ]
-    channel: Literal["sms", "email"]
+    channel: Literal["sms", "voice", "whatsapp", "email"]
     destination: Annotated[str, Field(description="Masked, e.g. +91******3210 or a***@example.com.")]
     purpose: str
     attempts_remaining: Annotated[int, Field(description="0 once the attempts are spent; frozen once not pending.")]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from otp.config import Settings
 from otp.domain.keys import Digests
-from otp.domain.ports import CodeCipher, CodeStore, Idempotency, MessageSender
+from otp.domain.ports import CodeCipher, CodeStore, Idempotency, Senders
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -26,7 +26,7 @@ class Common:
 @dataclass(frozen=True, kw_only=True)
 class GenerateDependencies(Common):
     cipher: CodeCipher
-    sender: MessageSender
+    senders: Senders
     idempotency: Idempotency
 
 

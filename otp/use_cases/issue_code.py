@@ -11,10 +11,11 @@ from otp.domain.destinations import Channel, Destination, normalize
 from otp.domain.entities import StoredCode
 from otp.domain.errors import DeliveryFailed, InvalidRequest, RateLimited
 from otp.domain.keys import encryption_context, new_verification_id
+from otp.domain.outbound import EmailMessage, SmsMessage, VoiceMessage, WhatsAppMessage
 from otp.domain.outgoing import Message, compose
 from otp.domain.ports import DeliveryRefused, DependencyFailure
 from otp.domain.test_destinations import fixed_code
-from otp.messages import MalformedLocale, Sms, resolve_locale
+from otp.messages import MalformedLocale, resolve_locale
 from otp.use_cases import answering_503
 from otp.use_cases.dependencies import GenerateDependencies
 
@@ -48,8 +49,8 @@ class IssuedCode:
 
 def issue_code(deps: GenerateDependencies, request: IssueRequest) -> IssuedCode:
     settings = deps.settings
-    if request.channel == "email" and not settings.email_enabled:
-        raise InvalidRequest.for_field("channel", "email delivery is not configured on this service")
+    if not settings.channel_enabled(request.channel):
+        raise InvalidRequest.for_field("channel", f"must be a channel this service delivers; {request.channel} is off")
     destination = normalize(request.channel, request.destination, settings.sms_allowed_countries)
     try:
         locale = resolve_locale(request.locale, settings.default_locale)
@@ -90,7 +91,7 @@ def _issue(
     fixed = fixed_code(settings.test_destinations, settings.test_destinations_valid_until, destination, now)
     code = fixed or generate_code(settings.code_length)
     # Written before anything is stored: a message that cannot be rendered leaves no code behind.
-    message = compose(settings, destination.channel, locale, code)
+    outgoing = compose(settings, destination, locale, code, settings.ttl_seconds)
     stored = StoredCode(
         verification_id=verification_id,
         purpose=purpose,
@@ -113,9 +114,9 @@ def _issue(
             "test destination: fixed code stored, nothing sent",
             extra={"verification_id": verification_id, "destination": destination.masked},
         )
-        segments = None
     else:
-        segments = _deliver(deps, destination, record_key, stored, message)
+        _deliver(deps, record_key, stored, outgoing.message)
+    segments = None if fixed is not None else outgoing.sms_segments
     log.info(
         "code delivered",
         extra={
@@ -124,7 +125,7 @@ def _issue(
             "destination": destination.masked,
             # The ISO country, never the number: the dashboard's conversion by country reads it.
             "country": destination.region,
-            "locale": locale,
+            "locale": outgoing.locale,
             "sms_segments": segments,
         },
     )
@@ -136,22 +137,26 @@ def _issue(
         expires_at=stored.expires_at,
         expires_in=settings.ttl_seconds,
         resend_after=settings.resend_cooldown_seconds,
-        locale=locale,
+        locale=outgoing.locale,
         sms_segments=segments,
         test_destination=fixed is not None,
     )
 
 
-def _deliver(
-    deps: GenerateDependencies, destination: Destination, record_key: str, stored: StoredCode, message: Message
-) -> int | None:
+def _deliver(deps: GenerateDependencies, record_key: str, stored: StoredCode, message: Message) -> None:
     """Send the message; a refused one withdraws the code, so nothing nobody received stays verifiable."""
+    senders = deps.senders
     try:
-        if isinstance(message, Sms):
-            deps.sender.send_sms(destination.address, message.text)
-            return message.segments
-        deps.sender.send_email(destination.address, message.subject, message.text, message.html)
-        return None
+        if isinstance(message, SmsMessage):
+            senders.sms.send_sms(message)
+        elif isinstance(message, EmailMessage) and senders.email is not None:
+            senders.email.send_email(message)
+        elif isinstance(message, VoiceMessage) and senders.voice is not None:
+            senders.voice.send_voice(message)
+        elif isinstance(message, WhatsAppMessage) and senders.whatsapp is not None:
+            senders.whatsapp.send_whatsapp(message)
+        else:
+            raise DeliveryRefused(f"no sender is configured for {stored.channel}")
     except DeliveryRefused as exc:
         _withdraw(deps, record_key, stored, reason=str(exc))
         raise DeliveryFailed() from None

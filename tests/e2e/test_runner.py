@@ -55,7 +55,8 @@ def test_a_code_verifies_only_once(runner):
     assert again.json() == {
         "error": {
             "code": "not_found",
-            "message": "No code is pending for this destination and purpose: it was used, replaced, canceled or never sent.",
+            "message": "No code is pending for this destination and purpose: "
+            "it was used, replaced, canceled or never sent.",
         },
         "verified": False,
     }

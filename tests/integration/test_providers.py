@@ -73,7 +73,7 @@ def test_max_price_takes_end_user_messagings_form():
         "12.12345",
     )
     for too_much in ("100", "0.123456", "1000.5"):
-        with pytest.raises(ValueError):
+        with pytest.raises(ValueError, match="MaxPrice below 100"):
             eum_price(too_much)
 
 

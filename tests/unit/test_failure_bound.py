@@ -123,7 +123,7 @@ def test_a_test_destination_stores_its_fixed_code_and_sends_nothing():
     deps.clock.now = probe.clock.now
     issued = issue_code(deps, IssueRequest("sms", GOOD_US))
     assert issued.test_destination
-    assert deps.sender.sms == []
+    assert deps.senders.sms.sms == []
     with pytest.raises(InvalidCode):
         check(deps, "135790")  # every other rule applies: a wrong code costs an attempt
     assert check(deps, "246810").verification_id == issued.verification_id
@@ -139,8 +139,8 @@ def test_after_its_valid_until_the_list_is_ignored():
     deps.clock.now = probe.clock.now + 61
     issued = issue_code(deps, IssueRequest("sms", GOOD_US))
     assert not issued.test_destination
-    assert len(deps.sender.sms) == 1
-    assert "246810" not in deps.sender.sms[0][1]  # a random code (one chance in a million to collide)
+    assert len(deps.senders.sms.sms) == 1
+    assert "246810" not in deps.senders.sms.sms[0][1]  # a random code (one chance in a million to collide)
 
 
 @pytest.mark.parametrize(

@@ -44,7 +44,7 @@ def deps() -> Dependencies:
 
 
 def last_code(deps: Dependencies) -> str:
-    sender = deps.sender
+    sender = deps.senders.sms
     assert isinstance(sender, FakeSender)
     text = sender.sms[-1][1] if sender.sms else sender.emails[-1][2]
     found = re.search(r"\b\d{6}\b", text)
@@ -71,7 +71,7 @@ def test_a_code_is_encrypted_stored_and_delivered(deps):
     assert issued.resend_after == 30
     record = deps.store.records[deps.digests.record_key(_phone(GOOD_US))]
     assert code.encode() not in record.codes["default"].ciphertext  # the fake cipher encodes, never stores plain
-    assert deps.sender.sms[-1][0] == GOOD_US
+    assert deps.senders.sms.sms[-1][0] == GOOD_US
 
 
 def test_email_needs_a_configured_sender():
@@ -99,7 +99,7 @@ def test_the_end_user_ip_limit_counts_a_v6_64_once():
 
 
 def test_a_refused_delivery_leaves_nothing_verifiable(deps):
-    deps.sender.refuse = True
+    deps.senders.sms.refuse = True
     with pytest.raises(DeliveryFailed):
         issue_code(deps, IssueRequest("sms", GOOD_US))
     assert deps.store.records[deps.digests.record_key(_phone(GOOD_US))].codes == {}
@@ -109,7 +109,7 @@ def test_case_changes_reach_one_mailbox_record(deps):
     issue(deps, "Victim@Example.com", channel="email")
     with pytest.raises(RateLimited):
         issue(deps, "victim@example.com", channel="email")
-    assert deps.sender.emails[-1][0] == "Victim@example.com"
+    assert deps.senders.sms.emails[-1][0] == "Victim@example.com"
 
 
 # ---- check a code --------------------------------------------------------------------------------

@@ -36,7 +36,7 @@ def test_a_region_that_is_registered_wins_over_the_regionless_template():
 
 
 def test_at_least_one_language_must_be_configured():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="no WhatsApp template language"):
         whatsapp_language("en", [])
 
 
