@@ -31,6 +31,7 @@ MAX_REQUEST_BYTES = 1024 * 1024
 CLIENT_GONE = 499  # nginx's "client closed request": no answer reached anyone
 IDLE_CONNECTION_SECONDS = 60  # a silent client's thread is freed after this
 OPENAPI_FILE = stack.ROOT / "openapi.json"
+INBOX_HEADERS = {"Content-Security-Policy": pages.INBOX_POLICY, "Cache-Control": "no-store"}
 
 
 def isolate_from_real_aws(emulator_url: str, region: str) -> None:
@@ -242,6 +243,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             asset = pages.swagger_asset(name)
             if asset is not None:
                 return self._send(200, asset, {"Content-Type": pages.SWAGGER_ASSETS[name]})
+        if path == "/_local/inbox" and self.command == "GET":
+            page = pages.inbox_page(self.server.settings.code_length).encode()
+            return self._send(200, page, {"Content-Type": "text/html; charset=utf-8", **INBOX_HEADERS})
         if path == "/_local/messages" and self.command == "GET":
             page = pages.messages_page(self.server.settings)
             return self._send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
