@@ -239,8 +239,7 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> None:
         self._thread.start()
@@ -251,7 +250,8 @@ class Emulator:
 
     def client(self, service: str) -> Any:
         """A boto3 client of this emulator, signing with its credentials, for code in the runner's process."""
-        return boto3.client(
+        make: Any = boto3.client  # typed per service literal; the name here is any service's
+        return make(
             service,
             region_name=self.region,
             endpoint_url=self.url,

@@ -7,7 +7,7 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import BinaryIO
+from typing import Any, Protocol
 
 MAX_CHUNK_LINE_BYTES = 4096
 MAX_TRAILER_LINES = 64
@@ -22,7 +22,12 @@ class BadBody(ValueError):
         self.status, self.code = status, code
 
 
-def _line(stream: BinaryIO) -> bytes:
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+    def readline(self, size: int, /) -> bytes: ...
+
+
+def _line(stream: _Readable) -> bytes:
     line = stream.readline(MAX_CHUNK_LINE_BYTES + 1)
     if len(line) > MAX_CHUNK_LINE_BYTES:
         raise BadBody(400, "invalid_request", "A line of the chunked body is too long.")
@@ -31,7 +36,7 @@ def _line(stream: BinaryIO) -> bytes:
     return line
 
 
-def read_chunked(stream: BinaryIO, max_bytes: int) -> bytes:
+def read_chunked(stream: _Readable, max_bytes: int) -> bytes:
     """A `Transfer-Encoding: chunked` body (RFC 9112 section 7.1), as API Gateway hands it on: whole.
 
     Chunk extensions and trailers are read and dropped. A client that closes midway raises
@@ -73,7 +78,7 @@ def http_api_event(
     iam_authorized: bool = True,
     path_parameters: dict[str, str] | None = None,
     route_key: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The event API Gateway sends for a request; header names arrive lower-cased.
 
     ``iam_authorized`` is what the default deployment sends for a SigV4-signed caller; False is a
@@ -87,7 +92,7 @@ def http_api_event(
         raw = body if isinstance(body, bytes) else body.encode("utf-8")
         body = base64.b64encode(raw).decode("ascii")
     route_key = route_key or f"{method} {path}"
-    event = {
+    event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": path,

@@ -244,8 +244,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             if asset is not None:
                 return self._send(200, asset, {"Content-Type": pages.SWAGGER_ASSETS[name]})
         if path == "/_local/inbox" and self.command == "GET":
-            page = pages.inbox_page(self.server.settings.code_length).encode()
-            return self._send(200, page, {"Content-Type": "text/html; charset=utf-8", **INBOX_HEADERS})
+            inbox = pages.inbox_page(self.server.settings.code_length).encode()
+            return self._send(200, inbox, {"Content-Type": "text/html; charset=utf-8", **INBOX_HEADERS})
         if path == "/_local/messages" and self.command == "GET":
             page = pages.messages_page(self.server.settings)
             return self._send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})

@@ -47,14 +47,12 @@ def write_log_line(line: str) -> None:
 class _LinesToRunner(io.TextIOBase):
     """A worker's stdout: sends each complete line to the runner, which writes it whole."""
 
+    encoding = "utf-8"
+
     def __init__(self, send: Callable[[tuple[str, Any]], None]) -> None:
         self._send = send
         self._partial = ""
         self._lock = threading.Lock()
-
-    @property
-    def encoding(self) -> str:
-        return "utf-8"
 
     def writable(self) -> bool:
         return True
