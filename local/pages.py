@@ -113,6 +113,7 @@ const CODE = new RegExp("(?<![0-9A-Za-z])[0-9]{" + document.body.dataset.codeLen
 const inbox = document.getElementById("inbox");
 const status = document.getElementById("status");
 let shown = null;
+let version = "";
 
 function element(tag, className, text) {
   const made = document.createElement(tag);
@@ -176,21 +177,26 @@ function render(messages) {
 }
 
 async function poll() {
+  // A long poll: the runner answers when the outbox changes (or after a while), so an open inbox
+  // costs one request per message, not one a second.
+  let pause = 100;
   try {
-    const reply = await fetch("/_local/outbox", { cache: "no-store" });
+    const reply = await fetch("/_local/outbox?after=" + version, { cache: "no-store" });
+    version = reply.headers.get("X-Outbox-Version") || "";
     const messages = (await reply.json()).messages;
     const text = JSON.stringify(messages);
     if (text !== shown) { shown = text; render(messages); }
     status.textContent = messages.length + " message" + (messages.length === 1 ? "" : "s") + ", live";
   } catch (error) {
     status.textContent = "The runner is not answering; trying again.";
+    version = "";
+    pause = 1000;
   }
-  setTimeout(poll, 1000);
+  setTimeout(poll, pause);
 }
 
 document.getElementById("clear").addEventListener("click", async () => {
   await fetch("/_local/outbox", { method: "DELETE" });
-  shown = null;
 });
 poll();
 """

@@ -16,6 +16,7 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -30,6 +31,7 @@ DEFAULT_EMAIL_SENDER = "otp@example.com"
 MAX_REQUEST_BYTES = 1024 * 1024
 CLIENT_GONE = 499  # nginx's "client closed request": no answer reached anyone
 IDLE_CONNECTION_SECONDS = 60  # a silent client's thread is freed after this
+OUTBOX_WAIT_SECONDS = 25  # a long poll of the outbox answers by then, changed or not
 OPENAPI_FILE = stack.ROOT / "openapi.json"
 INBOX_HEADERS = {"Content-Security-Policy": pages.INBOX_POLICY, "Cache-Control": "no-store"}
 
@@ -74,10 +76,28 @@ class LocalApi(ThreadingHTTPServer):
         self.emulator = emulator
         self.open_endpoints = open_endpoints
         self.settings: Any = None  # the validated OTP_* settings, for the message review page
+        self._outbox_change = threading.Condition()
+        self._outbox_version = 0
         port = self.server_address[1]
         # Only names of this machine: a page on another origin that rebinds its DNS name to
         # 127.0.0.1 still sends its own Host, and so cannot read the outbox.
         self.allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+    def outbox_changed(self) -> None:
+        with self._outbox_change:
+            self._outbox_version += 1
+            self._outbox_change.notify_all()
+
+    def outbox_version(self, after: str) -> int:
+        """The outbox's version; with ``after`` the caller's, first waits a while for it to change.
+
+        The inbox page long-polls this way: one request, and one log line, per change (or per
+        OUTBOX_WAIT_SECONDS), not one a second.
+        """
+        with self._outbox_change:
+            if after.isascii() and after.isdigit() and int(after) == self._outbox_version:
+                self._outbox_change.wait_for(lambda: self._outbox_version != int(after), OUTBOX_WAIT_SECONDS)
+            return self._outbox_version
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         """A client that vanished outside a request (reset while we read its request line) gets one line."""
@@ -149,7 +169,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         if isinstance(body, int):
             return body
         if path.startswith("/_local/"):
-            return self._local(path)
+            return self._local(path, query)
         route, parameters, allowed = self.server.match(self.command, path)
         if route is None and allowed:
             return self._json(
@@ -217,8 +237,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             route_key=f"{route.method} {route.path}",
         )
         result = self.server.pool.invoke(route.function, event, str(uuid.uuid4()))
-        for message in self.server.emulator.collect():
+        fresh = self.server.emulator.collect()
+        for message in fresh:
             show_message(message)
+        if fresh:
+            self.server.outbox_changed()
         if result is None:
             return self._json(500, {"message": "Internal Server Error"})
         payload = result.get("body") or ""
@@ -227,12 +250,15 @@ class RequestHandler(BaseHTTPRequestHandler):
         cookies = result.get("cookies") or []
         return self._send(int(result.get("statusCode", 200)), raw, extra, cookies)
 
-    def _local(self, path: str) -> int:
+    def _local(self, path: str, query: str) -> int:
         emulator = self.server.emulator
         if path == "/_local/outbox" and self.command == "GET":
-            return self._json(200, {"messages": [m.as_json() for m in emulator.outbox()]})
+            version = self.server.outbox_version(urllib.parse.parse_qs(query).get("after", [""])[0])
+            messages = [m.as_json() for m in emulator.outbox()]
+            return self._json(200, {"messages": messages}, {"X-Outbox-Version": str(version)})
         if path == "/_local/outbox" and self.command == "DELETE":
             emulator.clear_outbox()
+            self.server.outbox_changed()
             return self._send(204, b"", {})
         if path == "/_local/openapi.json" and self.command == "GET":
             return self._send(200, OPENAPI_FILE.read_bytes(), {"Content-Type": "application/json"})

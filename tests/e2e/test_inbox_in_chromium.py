@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import requests
 
@@ -22,6 +23,10 @@ SHOWN = """[...document.querySelectorAll("section.destination")].map(section => 
 
 
 # Where the first (newest) code lies, and whether it is what the eye sees at its centre.
+def outbox_reads(runner) -> int:
+    return sum(1 for line in runner.logs().splitlines() if '"path": "/_local/outbox"' in line)
+
+
 def first_code_is(code: str) -> str:
     return f"document.querySelector('.code') && document.querySelector('.code').textContent === '{code}'"
 
@@ -83,6 +88,9 @@ def test_the_inbox_refreshes_by_itself_and_copies_the_code(runner, tmp_path):
     with devtools(tmp_path / "profile") as browser:
         browser.open(runner.url + "/_local/inbox", *PHONE)
         browser.wait_for("document.getElementById('status').textContent.includes('live')")
+        polls = outbox_reads(runner)
+        time.sleep(4)
+        assert outbox_reads(runner) - polls <= 1, "an idle inbox should wait on the outbox, not poll it"
         _, code = runner.generate("+61491570156", purpose="live")  # after the page loaded: no reload
         browser.wait_for(first_code_is(code))
         origin = runner.url

@@ -143,3 +143,17 @@ def test_the_outbox_is_utf8_with_accents_and_hindi_unescaped(runner):
     messages = json.loads(reply.content.decode("utf-8"))["messages"]
     assert messages[-1]["destination"] == "zoe@example.org"  # oldest first, newest last
     assert [m["sent_at"] for m in messages] == sorted(m["sent_at"] for m in messages)
+
+
+def test_a_long_poll_of_the_outbox_answers_when_a_message_arrives(runner):
+    version = requests.get(runner.url + "/_local/outbox", timeout=10).headers["X-Outbox-Version"]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        waiting = pool.submit(requests.get, runner.url + f"/_local/outbox?after={version}", timeout=60)
+        time.sleep(1)
+        assert not waiting.done(), "a poll with the current version should wait for a change"
+        _, code = runner.generate("+12025550123", purpose="long-poll")
+        reply = waiting.result(timeout=30)
+    assert reply.status_code == 200 and int(reply.headers["X-Outbox-Version"]) > int(version)
+    assert code in reply.json()["messages"][-1]["body"]
+    stale = requests.get(runner.url + "/_local/outbox?after=0", timeout=5)  # an old version: answered at once
+    assert stale.status_code == 200 and stale.headers["X-Outbox-Version"] == reply.headers["X-Outbox-Version"]
