@@ -1,20 +1,171 @@
-"""An embedded AWS emulator (moto) on 127.0.0.1, and the outbox of what it delivered."""
+"""An embedded AWS emulator (moto) on 127.0.0.1, and the outbox of what it delivered.
+
+The emulator holds every code the runner issued and the keys that decrypt them, so it answers only
+its own clients: requests for 127.0.0.1:<its port>, from no browser, signed (SigV4) with the
+credentials of this run. moto's own control API (/moto-api: its state as JSON, reset) stays shut;
+the runner reads deliveries in-process instead.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import html
 import html.parser
+import io
+import json
 import logging
+import re
+import secrets
 import threading
-from dataclasses import dataclass
-from datetime import UTC, datetime
+import urllib.parse
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
+from werkzeug.wsgi import get_input_stream
 
 from local.stack import TableShape
+
+MAX_SIGNATURE_SKEW = timedelta(minutes=5)  # as AWS allows
+MAX_EMULATED_BODY_BYTES = 16 * 1024 * 1024
+_AUTHORIZATION = re.compile(
+    r"AWS4-HMAC-SHA256 Credential=(?P<key>[A-Za-z0-9]+)/(?P<day>\d{8})/(?P<region>[a-z0-9-]+)/"
+    r"(?P<service>[a-z0-9-]+)/aws4_request, ?SignedHeaders=(?P<signed>[a-z0-9;-]+), ?"
+    r"Signature=(?P<signature>[0-9a-f]{64})"
+)
+
+
+@dataclass(frozen=True)
+class EmulatorCredentials:
+    """The access key the emulator accepts signatures from. repr never shows the secret."""
+
+    access_key_id: str
+    secret_access_key: str = field(repr=False)
+
+    @classmethod
+    def fresh(cls) -> EmulatorCredentials:
+        """A random pair for one run: known only to the runner and its workers."""
+        # Not 12 digits: moto would read those as an account id, and the outbox reads the default account.
+        return cls(f"LOCALRUN{secrets.token_hex(6).upper()}", secrets.token_urlsafe(32))
+
+    def environment(self) -> dict[str, str]:
+        return {"AWS_ACCESS_KEY_ID": self.access_key_id, "AWS_SECRET_ACCESS_KEY": self.secret_access_key}
+
+
+# For short-lived emulators inside tests and tools, whose clients sign with the public pair. The
+# runner, which stays up beside a browser, makes a fresh pair for every run instead.
+PUBLIC_TEST_CREDENTIALS = EmulatorCredentials("local", "local")
+
+
+def _header(environ: dict[str, Any], name: str) -> str | None:
+    key = name.upper().replace("-", "_")
+    return environ.get(key if key in ("CONTENT_TYPE", "CONTENT_LENGTH") else f"HTTP_{key}")
+
+
+def _refuse(environ: dict[str, Any], start_response: Any, reason: str) -> list[bytes]:
+    """A 403 that the caller's AWS SDK reads as AccessDenied: XML for query-protocol calls, else JSON."""
+    if (_header(environ, "content-type") or "").startswith("application/x-www-form-urlencoded"):
+        payload = (
+            "<ErrorResponse><Error><Type>Sender</Type><Code>AccessDenied</Code>"
+            f"<Message>{html.escape(reason)}</Message></Error></ErrorResponse>"
+        ).encode()
+        content_type = "text/xml"
+    else:
+        payload = json.dumps({"__type": "AccessDeniedException", "message": reason}).encode()
+        content_type = "application/json"
+    start_response("403 Forbidden", [("Content-Type", content_type), ("Content-Length", str(len(payload)))])
+    return [payload]
+
+
+class _OwnClientsOnly:
+    """WSGI guard in front of the emulator: refuses what did not come from the runner's own AWS clients."""
+
+    def __init__(self, app: Any, credentials: EmulatorCredentials) -> None:
+        self._app = app
+        self._credentials = credentials
+        self.host = ""  # 127.0.0.1:<port>, set once the server is bound
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            body = get_input_stream(environ, max_content_length=MAX_EMULATED_BODY_BYTES).read()
+        except RequestEntityTooLarge:
+            return _refuse(environ, start_response, "The body is too large.")
+        refusal = self._refusal(environ, body)
+        if refusal is not None:
+            return _refuse(environ, start_response, refusal)
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
+
+        def without_cors(status: str, headers: list[tuple[str, str]], *rest: Any) -> Any:
+            # moto answers every origin (Access-Control-Allow-Origin: *); no page may read it.
+            kept = [(name, value) for name, value in headers if not name.lower().startswith("access-control-")]
+            return start_response(status, kept, *rest)
+
+        return self._app(environ, without_cors)
+
+    def _refusal(self, environ: dict[str, Any], body: bytes) -> str | None:
+        """Why the request is refused, or None for a call from this run's own clients."""
+        if environ.get("HTTP_HOST") != self.host:
+            return "This emulator answers only requests for its own address."
+        if environ.get("REQUEST_METHOD") == "OPTIONS" or any(
+            _header(environ, name) is not None for name in ("origin", "sec-fetch-mode", "sec-fetch-site")
+        ):
+            return "This emulator does not answer browsers."
+        if environ.get("PATH_INFO", "").startswith("/moto-api"):
+            return "The emulator's control API is closed."
+        return self._signature_problem(environ, body)
+
+    def _signature_problem(self, environ: dict[str, Any], body: bytes) -> str | None:
+        found = _AUTHORIZATION.fullmatch(_header(environ, "authorization") or "")
+        if found is None:
+            return "Sign requests with Signature Version 4 (AWS4-HMAC-SHA256 in the Authorization header)."
+        if not hmac.compare_digest(found["key"], self._credentials.access_key_id):
+            return "The access key is not this emulator's."
+        stamp = _header(environ, "x-amz-date") or ""
+        try:
+            signed_at = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        except ValueError:
+            return "X-Amz-Date is missing or malformed."
+        if found["day"] != stamp[:8] or abs(datetime.now(UTC) - signed_at) > MAX_SIGNATURE_SKEW:
+            return "The signature is not from now."
+        names = found["signed"].split(";")
+        if "host" not in names or "x-amz-date" not in names:
+            return "The signature must cover Host and X-Amz-Date."
+        declared_hash = _header(environ, "x-amz-content-sha256")
+        if declared_hash is not None and declared_hash != hashlib.sha256(body).hexdigest():
+            return "X-Amz-Content-SHA256 is not the body's hash."
+        headers: dict[str, str] = {}
+        for name in names:
+            value = _header(environ, name)
+            if value is None:
+                return f"The signed header {name} is missing."
+            headers[name] = value
+        expected = self._expected_signature(environ, headers, body, found)
+        if not hmac.compare_digest(expected, found["signature"]):
+            return "The request signature does not match."
+        return None
+
+    def _expected_signature(
+        self, environ: dict[str, Any], headers: dict[str, str], body: bytes, found: re.Match[str]
+    ) -> str:
+        """What botocore's own signer computes for this request with this run's secret."""
+        target = urllib.parse.urlsplit(environ.get("RAW_URI") or environ.get("PATH_INFO", "/"))
+        url = f"http://{self.host}{target.path or '/'}" + (f"?{target.query}" if target.query else "")
+        request = AWSRequest(method=environ["REQUEST_METHOD"], url=url, headers=headers, data=body)
+        request.context["timestamp"] = headers["x-amz-date"]
+        credentials = Credentials(self._credentials.access_key_id, self._credentials.secret_access_key)
+        signer = SigV4Auth(credentials, found["service"], found["region"])
+        return str(signer.signature(signer.string_to_sign(request, signer.canonical_request(request)), request))
 
 
 class _OneRequestAtATime:
@@ -71,12 +222,15 @@ def html_to_text(markup: str) -> str:
 
 
 class Emulator:
-    def __init__(self, region: str) -> None:
+    def __init__(self, region: str, credentials: EmulatorCredentials = PUBLIC_TEST_CREDENTIALS) -> None:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per emulated AWS call otherwise
         self.region = region
+        self.credentials = credentials
         self.lock = threading.Lock()
-        app = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app), self.lock)
-        self._server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=MotoRequestHandler)
+        moto = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app), self.lock)
+        guard = _OwnClientsOnly(moto, credentials)
+        self._server = make_server("127.0.0.1", 0, guard, threaded=True, request_handler=MotoRequestHandler)
+        guard.host = f"127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
         self._outbox: list[DeliveredMessage] = []
         self._seen_sms = 0
@@ -85,8 +239,7 @@ class Emulator:
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
 
     def start(self) -> None:
         self._thread.start()
@@ -95,13 +248,15 @@ class Emulator:
         self._server.shutdown()
         self._thread.join(timeout=5)
 
-    def _client(self, service: str) -> Any:
-        return boto3.client(
+    def client(self, service: str) -> Any:
+        """A boto3 client of this emulator, signing with its credentials, for code in the runner's process."""
+        make: Any = boto3.client  # typed per service literal; the name here is any service's
+        return make(
             service,
             region_name=self.region,
             endpoint_url=self.url,
-            aws_access_key_id="local",
-            aws_secret_access_key="local",  # noqa: S106 (the emulator's dummy credentials)
+            aws_access_key_id=self.credentials.access_key_id,
+            aws_secret_access_key=self.credentials.secret_access_key,
         )
 
     def provision(self, shape: TableShape, table_name: str, email_sender: str) -> tuple[str, str]:
@@ -109,7 +264,7 @@ class Emulator:
 
         Returns the ARNs of the encryption key and of the HMAC key that keys the table's digests.
         """
-        dynamodb = self._client("dynamodb")
+        dynamodb = self.client("dynamodb")
         dynamodb.create_table(
             TableName=table_name,
             KeySchema=shape.key_schema,
@@ -120,16 +275,16 @@ class Emulator:
             dynamodb.update_time_to_live(
                 TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": shape.ttl_attribute}
             )
-        kms = self._client("kms")
+        kms = self.client("kms")
         key = kms.create_key(Description="otp local codes")["KeyMetadata"]
         digest_key = kms.create_key(
             Description="otp local digests", KeySpec="HMAC_256", KeyUsage="GENERATE_VERIFY_MAC"
         )["KeyMetadata"]
-        self._client("ses").verify_email_identity(EmailAddress=email_sender)
+        self.client("ses").verify_email_identity(EmailAddress=email_sender)
         return key["Arn"], digest_key["Arn"]
 
     def describe_table(self, table_name: str) -> dict[str, Any]:
-        dynamodb = self._client("dynamodb")
+        dynamodb = self.client("dynamodb")
         table = dynamodb.describe_table(TableName=table_name)["Table"]
         table["TimeToLive"] = dynamodb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
         return table

@@ -7,6 +7,63 @@ import time
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any, Protocol
+
+MAX_CHUNK_LINE_BYTES = 4096
+MAX_TRAILER_LINES = 64
+_HEX_DIGITS = frozenset(b"0123456789abcdefABCDEF")
+
+
+class BadBody(ValueError):
+    """A body API Gateway would refuse; the status and error code of the answer."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code = status, code
+
+
+class _Readable(Protocol):
+    def read(self, size: int, /) -> bytes: ...
+    def readline(self, size: int, /) -> bytes: ...
+
+
+def _line(stream: _Readable) -> bytes:
+    line = stream.readline(MAX_CHUNK_LINE_BYTES + 1)
+    if len(line) > MAX_CHUNK_LINE_BYTES:
+        raise BadBody(400, "invalid_request", "A line of the chunked body is too long.")
+    if not line.endswith(b"\n"):
+        raise ConnectionAbortedError("the client closed inside a chunked body")
+    return line
+
+
+def read_chunked(stream: _Readable, max_bytes: int) -> bytes:
+    """A `Transfer-Encoding: chunked` body (RFC 9112 section 7.1), as API Gateway hands it on: whole.
+
+    Chunk extensions and trailers are read and dropped. A client that closes midway raises
+    ConnectionAbortedError; a malformed or oversized body raises BadBody.
+    """
+    chunks: list[bytes] = []
+    total = 0
+    while True:
+        size_text = _line(stream).split(b";", 1)[0].strip()
+        if not size_text or len(size_text) > 8 or not set(size_text) <= _HEX_DIGITS:
+            raise BadBody(400, "invalid_request", "A chunk size is not valid.")
+        size = int(size_text, 16)
+        if size == 0:
+            break
+        total += size
+        if total > max_bytes:
+            raise BadBody(413, "payload_too_large", "The body is too large.")
+        chunk, ending = stream.read(size), stream.read(2)
+        if len(chunk) < size or len(ending) < 2:
+            raise ConnectionAbortedError("the client closed inside a chunk")
+        if ending != b"\r\n":
+            raise BadBody(400, "invalid_request", "A chunk is longer than its size says.")
+        chunks.append(chunk)
+    for _ in range(MAX_TRAILER_LINES):
+        if _line(stream) in (b"\r\n", b"\n"):
+            return b"".join(chunks)
+    raise BadBody(400, "invalid_request", "The chunked body has too many trailer lines.")
 
 
 def http_api_event(
@@ -21,7 +78,7 @@ def http_api_event(
     iam_authorized: bool = True,
     path_parameters: dict[str, str] | None = None,
     route_key: str | None = None,
-) -> dict:
+) -> dict[str, Any]:
     """The event API Gateway sends for a request; header names arrive lower-cased.
 
     ``iam_authorized`` is what the default deployment sends for a SigV4-signed caller; False is a
@@ -35,7 +92,7 @@ def http_api_event(
         raw = body if isinstance(body, bytes) else body.encode("utf-8")
         body = base64.b64encode(raw).decode("ascii")
     route_key = route_key or f"{method} {path}"
-    event = {
+    event: dict[str, Any] = {
         "version": "2.0",
         "routeKey": route_key,
         "rawPath": path,

@@ -1,11 +1,14 @@
-"""Pages of the local runner that a person looks at: the API reference and the message review.
+"""Pages of the local runner that a person looks at: the API reference, the message review, the inbox.
 
-Both work offline: Swagger UI's assets come from the swagger-ui-py package (served by the runner
-under /_local/docs/), and the message page is plain HTML with no script or remote asset at all.
+All work offline: Swagger UI's assets come from the swagger-ui-py package (served by the runner
+under /_local/docs/), the message page is plain HTML with no script or remote asset at all, and the
+inbox carries its own style and script, which its Content-Security-Policy names by hash.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 from importlib import resources
 from pathlib import Path
@@ -58,18 +61,167 @@ def messages_page(settings: object) -> str:
         f"WebOTP {settings.webotp_domain or 'off'}, app hash {settings.android_app_hash or 'off'}"
     )
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>OTP messages (local)</title>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>OTP messages (local)</title>
 <style>
-body {{ font-family: sans-serif; margin: 2em; background: #f4f4f4; }}
-section {{ display: flex; gap: 2em; background: #fff; margin: 1em 0; padding: 1em; border-radius: 8px; }}
+body {{ font-family: sans-serif; margin: 2em; background: #f4f4f4; overflow-wrap: anywhere; }}
+section {{ display: flex; flex-wrap: wrap; gap: 1em 2em; background: #fff; margin: 1em 0; padding: 1em;
+  border-radius: 8px; }}
 h2 {{ width: 3em; margin: 0; }}
-.phone {{ width: 20em; }}
+.phone {{ width: 20em; max-width: 100%; }}
+.email {{ width: 28em; max-width: 100%; }}
 .sms {{ white-space: pre-wrap; background: #e5e5ea; border-radius: 16px; padding: 0.8em; font: 15px sans-serif; }}
 .over {{ color: #b00; font-weight: bold; }}
-iframe {{ width: 28em; height: 11em; border: 1px solid #ddd; background: #fff; }}
+/* Tall enough for the longest language at phone width: a sandboxed preview cannot size itself. */
+iframe {{ box-sizing: border-box; width: 100%; height: 17em; border: 1px solid #ddd; background: #fff; }}
 .text {{ white-space: pre-wrap; color: #555; font-size: 12px; }}
+@media (max-width: 40em) {{ body {{ margin: 0.5em; }} section {{ padding: 0.75em; }} }}
 </style></head>
 <body><h1>Messages as they are sent</h1><p>With the current settings: {settings_line}.</p>
 {"".join(rows)}
+</body></html>
+"""
+
+
+INBOX_STYLE = """
+:root { color-scheme: light; font-family: system-ui, sans-serif; }
+body { margin: 0; background: #f2f2f7; color: #111; overflow-wrap: anywhere; }
+header { display: flex; align-items: baseline; gap: 0.75rem; padding: 0.75rem 1rem 0.25rem; }
+h1 { font-size: 1.25rem; margin: 0; }
+#status { flex: 1; margin: 0; color: #666; font-size: 0.85rem; }
+main { max-width: 40rem; margin: 0 auto; padding: 0 0.75rem 2rem; }
+section { margin: 0.75rem 0; }
+h2 { font-size: 0.95rem; margin: 0 0 0.35rem; color: #333; }
+article { background: #fff; border-radius: 12px; padding: 0.75rem 0.9rem; margin: 0 0 0.5rem;
+  box-shadow: 0 1px 2px rgb(0 0 0 / 8%); }
+article + article { opacity: 0.75; }
+.meta { display: flex; gap: 0.6rem; margin: 0; font-size: 0.8rem; color: #666; }
+.channel { font-weight: 600; color: #0a58ca; }
+.code-row { display: flex; align-items: center; gap: 0.75rem; margin: 0.35rem 0; }
+.code { font: 700 2.25rem ui-monospace, monospace; letter-spacing: 0.12em; }
+button { font: inherit; padding: 0.4rem 0.9rem; border-radius: 8px; border: 1px solid #0a58ca;
+  background: #0a58ca; color: #fff; }
+#clear { background: #fff; color: #0a58ca; font-size: 0.8rem; padding: 0.2rem 0.6rem; }
+.subject { margin: 0.2rem 0; font-weight: 600; }
+.text { margin: 0.2rem 0 0; white-space: pre-wrap; font-size: 0.9rem; color: #333; }
+.empty { color: #666; text-align: center; margin-top: 3rem; }
+"""
+
+INBOX_SCRIPT = """
+"use strict";
+const CODE = new RegExp("(?<![0-9A-Za-z])[0-9]{" + document.body.dataset.codeLength + "}(?![0-9A-Za-z])");
+const inbox = document.getElementById("inbox");
+const status = document.getElementById("status");
+let shown = null;
+let version = "";
+
+function element(tag, className, text) {
+  const made = document.createElement(tag);
+  if (className) made.className = className;
+  if (text !== undefined) made.textContent = text;  // never innerHTML: message texts are data
+  return made;
+}
+
+function copyCode(code, button) {
+  const done = () => { button.textContent = "Copied"; setTimeout(() => { button.textContent = "Copy"; }, 1500); };
+  const byHand = () => {
+    const area = element("textarea");
+    area.value = code;
+    document.body.append(area);
+    area.select();
+    const copied = document.execCommand("copy");
+    area.remove();
+    if (copied) done();
+  };
+  if (navigator.clipboard && window.isSecureContext) navigator.clipboard.writeText(code).then(done, byHand);
+  else byHand();
+}
+
+function card(message) {
+  const article = element("article", "message " + message.channel);
+  const meta = element("p", "meta");
+  const time = element("time", null, new Date(message.sent_at).toLocaleTimeString());
+  time.dateTime = message.sent_at;
+  time.title = message.sent_at;
+  meta.append(element("span", "channel", message.channel.toUpperCase()), time);
+  article.append(meta);
+  const found = (message.body || "").match(CODE);
+  if (found) {
+    const row = element("div", "code-row");
+    const button = element("button", "copy", "Copy");
+    button.type = "button";
+    button.setAttribute("aria-label", "Copy code " + found[0]);
+    button.addEventListener("click", () => copyCode(found[0], button));
+    row.append(element("output", "code", found[0]), button);
+    article.append(row);
+  }
+  if (message.subject) article.append(element("p", "subject", message.subject));
+  article.append(element("p", "text", message.body));
+  return article;
+}
+
+function render(messages) {
+  // The outbox lists oldest first; a Map keeps insertion order, so walking it backwards puts the
+  // destination of the newest message first, and each destination's newest message on top.
+  const groups = new Map();
+  for (const message of [...messages].reverse()) {
+    if (!groups.has(message.destination)) groups.set(message.destination, []);
+    groups.get(message.destination).push(message);
+  }
+  const sections = [...groups].map(([destination, list]) => {
+    const section = element("section", "destination");
+    section.append(element("h2", null, destination), ...list.map(card));
+    return section;
+  });
+  inbox.replaceChildren(...(sections.length ? sections : [element("p", "empty", "No message yet.")]));
+}
+
+async function poll() {
+  // A long poll: the runner answers when the outbox changes (or after a while), so an open inbox
+  // costs one request per message, not one a second.
+  let pause = 100;
+  try {
+    const reply = await fetch("/_local/outbox?after=" + version, { cache: "no-store" });
+    version = reply.headers.get("X-Outbox-Version") || "";
+    const messages = (await reply.json()).messages;
+    const text = JSON.stringify(messages);
+    if (text !== shown) { shown = text; render(messages); }
+    status.textContent = messages.length + " message" + (messages.length === 1 ? "" : "s") + ", live";
+  } catch (error) {
+    status.textContent = "The runner is not answering; trying again.";
+    version = "";
+    pause = 1000;
+  }
+  setTimeout(poll, pause);
+}
+
+document.getElementById("clear").addEventListener("click", async () => {
+  await fetch("/_local/outbox", { method: "DELETE" });
+});
+poll();
+"""
+
+
+def _digest(source: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(source.encode()).digest()).decode() + "'"
+
+
+# The page may run its own script and style and talk to its own runner; nothing else, nowhere else.
+INBOX_POLICY = (
+    f"default-src 'none'; script-src {_digest(INBOX_SCRIPT)}; style-src {_digest(INBOX_STYLE)}; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+
+
+def inbox_page(code_length: int) -> str:
+    """Delivered messages, newest first, grouped by destination; it polls the outbox by itself."""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Inbox (local OTP service)</title>
+<style>{INBOX_STYLE}</style></head>
+<body data-code-length="{int(code_length)}">
+<header><h1>Inbox</h1><p id="status" role="status">Loading…</p><button id="clear" type="button">Clear</button></header>
+<main id="inbox" aria-live="polite"></main>
+<script>{INBOX_SCRIPT}</script>
 </body></html>
 """

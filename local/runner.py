@@ -16,22 +16,32 @@ import signal
 import sys
 import threading
 import time
+import urllib.parse
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 from local import pages, stack
-from local.events import http_api_event
+from local.events import BadBody, http_api_event, read_chunked
+from local.terminal import banner, say, show_message
+from local.workers import WorkerPool, write_log_line
 
 DEFAULT_EMAIL_SENDER = "otp@example.com"
 MAX_REQUEST_BYTES = 1024 * 1024
+CLIENT_GONE = 499  # nginx's "client closed request": no answer reached anyone
+IDLE_CONNECTION_SECONDS = 60  # a silent client's thread is freed after this
+OUTBOX_WAIT_SECONDS = 25  # a long poll of the outbox answers by then, changed or not
 OPENAPI_FILE = stack.ROOT / "openapi.json"
+INBOX_HEADERS = {"Content-Security-Policy": pages.INBOX_POLICY, "Cache-Control": "no-store"}
 
 
 def isolate_from_real_aws(emulator_url: str, region: str) -> None:
-    """Point every AWS client of this process and its workers at the emulator, whatever the shell says."""
+    """Point every AWS client of this process and its workers at the emulator, whatever the shell says.
+
+    The credentials left in the environment are the public `local` pair, which the runner's emulator
+    refuses: its workers get this run's secret pair through their pipe (local.workers).
+    """
     for name in list(os.environ):
         if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
             del os.environ[name]
@@ -49,21 +59,8 @@ def isolate_from_real_aws(emulator_url: str, region: str) -> None:
     )
 
 
-def say(text: str = "") -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def show_message(message: Any) -> None:
-    title = f" {message.channel.upper()} to {message.destination} "
-    say(f"\n┌{title:─^70}┐")
-    if message.subject:
-        say(f"  Subject: {message.subject}")
-    for line in message.body.splitlines():
-        say(f"  {line}")
-    if message.channel == "sms":
-        shown = message.as_json()
-        say(f"  ({shown['encoding']}, {shown['segments']} segment{'s' if shown['segments'] != 1 else ''})")
-    say(f"└{'─' * 70}┘\n")
+def _gone_line(error: str, source_ip: str) -> dict[str, Any]:
+    return {"level": "WARNING", "message": "client disconnected", "error": error, "source_ip": source_ip}
 
 
 class LocalApi(ThreadingHTTPServer):
@@ -79,10 +76,36 @@ class LocalApi(ThreadingHTTPServer):
         self.emulator = emulator
         self.open_endpoints = open_endpoints
         self.settings: Any = None  # the validated OTP_* settings, for the message review page
+        self._outbox_change = threading.Condition()
+        self._outbox_version = 0
         port = self.server_address[1]
         # Only names of this machine: a page on another origin that rebinds its DNS name to
         # 127.0.0.1 still sends its own Host, and so cannot read the outbox.
         self.allowed_hosts = {f"127.0.0.1:{port}", f"localhost:{port}"}
+
+    def outbox_changed(self) -> None:
+        with self._outbox_change:
+            self._outbox_version += 1
+            self._outbox_change.notify_all()
+
+    def outbox_version(self, after: str) -> int:
+        """The outbox's version; with ``after`` the caller's, first waits a while for it to change.
+
+        The inbox page long-polls this way: one request, and one log line, per change (or per
+        OUTBOX_WAIT_SECONDS), not one a second.
+        """
+        with self._outbox_change:
+            if after.isascii() and after.isdigit() and int(after) == self._outbox_version:
+                self._outbox_change.wait_for(lambda: self._outbox_version != int(after), OUTBOX_WAIT_SECONDS)
+            return self._outbox_version
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client that vanished outside a request (reset while we read its request line) gets one line."""
+        kind = sys.exc_info()[0]
+        if kind is not None and issubclass(kind, ConnectionError | TimeoutError):
+            write_log_line(json.dumps(_gone_line(kind.__name__, client_address[0])))
+            return
+        super().handle_error(request, client_address)
 
     def match(self, method: str, path: str) -> tuple[stack.Route | None, dict[str, str], list[str]]:
         """The route for a request, its path parameters, and the methods its path allows."""
@@ -103,9 +126,14 @@ class RequestHandler(BaseHTTPRequestHandler):
     # Headers and body leave in separate writes; without this, keep-alive clients wait out a
     # delayed ACK (about 40 ms) on every request.
     disable_nagle_algorithm = True
+    timeout = IDLE_CONNECTION_SECONDS
 
     def log_message(self, format: str, *args: Any) -> None:
         pass  # replaced by one structured line per request in _access_log
+
+    def log_error(self, format: str, *args: Any) -> None:
+        # http.server calls this only when a client went silent before its request line ended.
+        write_log_line(json.dumps(_gone_line("TimeoutError", self.client_address[0])))
 
     def __getattr__(self, name: str) -> Any:
         # http.server looks up do_<METHOD>; any method without one (TRACE, PROPFIND...) still
@@ -123,24 +151,25 @@ class RequestHandler(BaseHTTPRequestHandler):
         started = time.perf_counter()
         request_id = uuid.uuid4().hex[:16]
         path, _, query = self.path.partition("?")
-        status = self._route(path, query, request_id)
+        try:
+            status = self._route(path, query, request_id)
+        except (ConnectionError, TimeoutError) as exc:
+            # The client left (closed, reset, or went silent) before its answer was written:
+            # nobody is there to read an error, so one log line says what happened.
+            self.close_connection = True
+            self._access_log(path, CLIENT_GONE, started, request_id, gone=type(exc).__name__)
+            return
         self._access_log(path, status, started, request_id)
 
     def _route(self, path: str, query: str, request_id: str) -> int:
         if self.headers.get("host") not in self.server.allowed_hosts:
             self.close_connection = True
             return self._json(403, {"error": {"code": "forbidden_host", "message": "Use 127.0.0.1 or localhost."}})
-        declared = self.headers.get("content-length") or "0"
-        if not declared.isascii() or not declared.isdigit():
-            # Unreadable as a length: the body's end is unknown, so the connection cannot be reused.
-            self.close_connection = True
-            return self._json(400, {"error": {"code": "invalid_request", "message": "Content-Length is not valid."}})
-        if int(declared) > MAX_REQUEST_BYTES:
-            self.close_connection = True
-            return self._json(413, {"error": {"code": "payload_too_large", "message": "The body is too large."}})
-        body = self.rfile.read(int(declared)) if int(declared) else b""
+        body = self._body()
+        if isinstance(body, int):
+            return body
         if path.startswith("/_local/"):
-            return self._local(path)
+            return self._local(path, query)
         route, parameters, allowed = self.server.match(self.command, path)
         if route is None and allowed:
             return self._json(
@@ -151,6 +180,34 @@ class RequestHandler(BaseHTTPRequestHandler):
         if route is None:
             return self._json(404, {"error": {"code": "not_found", "message": f"No route for {path}."}})
         return self._invoke(route, parameters, path, query, body, request_id)
+
+    def _body(self) -> bytes | int:
+        """The request's body, read to its declared end; or the status of the error answered instead."""
+        declared = self.headers.get("content-length")
+        coding = self.headers.get("transfer-encoding")
+        if coding is not None:
+            # Both a length and a transfer coding is how requests are smuggled past a proxy: refuse it.
+            if coding.strip().lower() != "chunked" or declared is not None:
+                return self._refuse(400, "invalid_request", "Use Content-Length or Transfer-Encoding: chunked.")
+            try:
+                return read_chunked(self.rfile, MAX_REQUEST_BYTES)
+            except BadBody as problem:
+                return self._refuse(problem.status, problem.code, str(problem))
+        declared = declared or "0"
+        if not declared.isascii() or not declared.isdigit():
+            # Unreadable as a length: the body's end is unknown, so the connection cannot be reused.
+            return self._refuse(400, "invalid_request", "Content-Length is not valid.")
+        if int(declared) > MAX_REQUEST_BYTES:
+            return self._refuse(413, "payload_too_large", "The body is too large.")
+        body = self.rfile.read(int(declared)) if int(declared) else b""
+        if len(body) < int(declared):
+            raise ConnectionAbortedError("the client closed before sending its whole body")
+        return body
+
+    def _refuse(self, status: int, code: str, message: str) -> int:
+        # The body's end is unknown or was not read, so the connection cannot carry another request.
+        self.close_connection = True
+        return self._json(status, {"error": {"code": code, "message": message}})
 
     def _invoke(
         self, route: stack.Route, parameters: dict[str, str], path: str, query: str, body: bytes, request_id: str
@@ -180,8 +237,11 @@ class RequestHandler(BaseHTTPRequestHandler):
             route_key=f"{route.method} {route.path}",
         )
         result = self.server.pool.invoke(route.function, event, str(uuid.uuid4()))
-        for message in self.server.emulator.collect():
+        fresh = self.server.emulator.collect()
+        for message in fresh:
             show_message(message)
+        if fresh:
+            self.server.outbox_changed()
         if result is None:
             return self._json(500, {"message": "Internal Server Error"})
         payload = result.get("body") or ""
@@ -190,12 +250,15 @@ class RequestHandler(BaseHTTPRequestHandler):
         cookies = result.get("cookies") or []
         return self._send(int(result.get("statusCode", 200)), raw, extra, cookies)
 
-    def _local(self, path: str) -> int:
+    def _local(self, path: str, query: str) -> int:
         emulator = self.server.emulator
         if path == "/_local/outbox" and self.command == "GET":
-            return self._json(200, {"messages": [m.as_json() for m in emulator.outbox()]})
+            version = self.server.outbox_version(urllib.parse.parse_qs(query).get("after", [""])[0])
+            messages = [m.as_json() for m in emulator.outbox()]
+            return self._json(200, {"messages": messages}, {"X-Outbox-Version": str(version)})
         if path == "/_local/outbox" and self.command == "DELETE":
             emulator.clear_outbox()
+            self.server.outbox_changed()
             return self._send(204, b"", {})
         if path == "/_local/openapi.json" and self.command == "GET":
             return self._send(200, OPENAPI_FILE.read_bytes(), {"Content-Type": "application/json"})
@@ -206,13 +269,18 @@ class RequestHandler(BaseHTTPRequestHandler):
             asset = pages.swagger_asset(name)
             if asset is not None:
                 return self._send(200, asset, {"Content-Type": pages.SWAGGER_ASSETS[name]})
+        if path == "/_local/inbox" and self.command == "GET":
+            inbox = pages.inbox_page(self.server.settings.code_length).encode()
+            return self._send(200, inbox, {"Content-Type": "text/html; charset=utf-8", **INBOX_HEADERS})
         if path == "/_local/messages" and self.command == "GET":
             page = pages.messages_page(self.server.settings)
             return self._send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
         return self._json(404, {"error": {"code": "not_found", "message": f"No local route for {path}."}})
 
     def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> int:
-        return self._send(status, json.dumps(body).encode(), {"Content-Type": "application/json", **(headers or {})})
+        # UTF-8 as JSON is, not \u escapes: the outbox is read by people too (Hindi, accents).
+        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return self._send(status, data, {"Content-Type": "application/json", **(headers or {})})
 
     def _send(self, status: int, body: bytes, headers: dict[str, str], cookies: list[str] | None = None) -> int:
         self.send_response(status)
@@ -226,8 +294,8 @@ class RequestHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
         return status
 
-    def _access_log(self, path: str, status: int, started: float, request_id: str) -> None:
-        line = {
+    def _access_log(self, path: str, status: int, started: float, request_id: str, gone: str | None = None) -> None:
+        line: dict[str, Any] = {
             "level": "INFO",
             "message": "access",
             "method": self.command,
@@ -237,22 +305,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             "source_ip": self.client_address[0],
             "request_id": request_id,
         }
-        print(json.dumps(line), flush=True)
-
-
-def banner(url: str, emulator_url: str, workers: int, open_endpoints: bool) -> None:
-    say(f"\nOTP service (local) on {url}")
-    if open_endpoints:
-        say("  Routes are open (OPEN_ENDPOINTS=true): the per-IP limit counts the connection's address.")
-    else:
-        say("  Requests arrive IAM-authorized, as from your signed backend: pass the user's address as client_ip.")
-    say(f"  AWS is emulated in-process (moto {version('moto')} on {emulator_url}); nothing leaves this machine.")
-    say(f"  {workers} Lambda-like workers. Messages appear below and at {url}/_local/outbox. Ctrl-C stops.")
-    say(f"  API reference: {url}/_local/docs (OpenAPI at {url}/_local/openapi.json)")
-    say(f"  Every language's messages, as sent with these settings: {url}/_local/messages\n")
-    say("Try it:")
-    say(f'  curl -s {url}/generate -d \'{{"channel": "sms", "destination": "+14155552671"}}\'')
-    say(f'  curl -s {url}/verify -d \'{{"destination": "+14155552671", "code": "<the code below>"}}\'\n')
+        if gone is not None:
+            line.update(level="WARNING", message="client disconnected", error=gone)
+        write_log_line(json.dumps(line))
 
 
 def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
@@ -290,10 +345,11 @@ def main() -> int:
     region = stack.default_region(config)
     routes = stack.routes(config)
 
-    from local.emulator import Emulator
-    from local.workers import WorkerPool
+    from local.emulator import Emulator, EmulatorCredentials
 
-    emulator = Emulator(region)
+    # A secret of this run: no web page and no other local process can sign calls to the emulator.
+    credentials = EmulatorCredentials.fresh()
+    emulator = Emulator(region, credentials)
     emulator.start()
     isolate_from_real_aws(emulator.url, region)
     key_arn, digest_key_arn = emulator.provision(
@@ -303,7 +359,7 @@ def main() -> int:
     os.environ["OTP_DIGEST_KEY_ID"] = digest_key_arn
     os.environ["OTP_TABLE_NAME"] = settings.table_name
 
-    pool = WorkerPool(routes, size=max(1, workers))
+    pool = WorkerPool(routes, size=max(1, workers), environment=credentials.environment())
     try:
         api = LocalApi(("127.0.0.1", port), routes, pool, emulator, open_endpoints == "true")
     except OSError as exc:

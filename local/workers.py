@@ -2,16 +2,27 @@
 
 Like Lambda's execution environments, workers share nothing but AWS, so concurrent requests to
 the runner race only where they would race in AWS.
+
+A worker's stdout (its JSON log lines) does not go to the terminal directly: each whole line
+travels to the runner over the worker's pipe, and the runner writes every line of every process in
+one write under one lock, so no two lines ever join. The emulator's credentials travel the same
+pipe, never the environment, which other local processes can read from /proc.
 """
 
 from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import multiprocessing
+import os
 import queue
 import signal
+import sys
+import threading
+import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from typing import Any
@@ -20,17 +31,66 @@ from local.events import LambdaContext
 from local.stack import Route
 
 INVOKE_TIMEOUT_SECONDS = 30
+START_TIMEOUT_SECONDS = 120  # a hang, not slowness: imports on a loaded machine take seconds
+
+_stdout_lock = threading.Lock()
 
 
-def _serve(connection: Connection, routes: list[Route]) -> None:
+def write_log_line(line: str) -> None:
+    """One whole line on the runner's stdout, in a single write no other line can split."""
+    data = (line.rstrip("\n") + "\n").encode("utf-8", errors="replace")
+    with _stdout_lock:
+        while data:
+            data = data[os.write(1, data) :]
+
+
+class _LinesToRunner(io.TextIOBase):
+    """A worker's stdout: sends each complete line to the runner, which writes it whole."""
+
+    encoding = "utf-8"
+
+    def __init__(self, send: Callable[[tuple[str, Any]], None]) -> None:
+        self._send = send
+        self._partial = ""
+        self._lock = threading.Lock()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        with self._lock:
+            *lines, self._partial = (self._partial + text).split("\n")
+        for line in lines:
+            self._send(("log", line))
+        return len(text)
+
+    def finish(self) -> None:
+        """Sends a last line that lacks its newline, before the invocation's result."""
+        with self._lock:
+            partial, self._partial = self._partial, ""
+        if partial:
+            self._send(("log", partial))
+
+
+def _serve(connection: Connection, routes: list[Route], environment: dict[str, str]) -> None:
     # Ctrl-C reaches the whole process group; the runner stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    os.environ.update(environment)
+    sending = threading.Lock()
+
+    def send(message: tuple[str, Any]) -> None:
+        with sending:
+            connection.send(message)
+
+    stdout = _LinesToRunner(send)
+    sys.stdout = stdout  # before the handlers' import: their logger keeps the stream it finds
     try:
         handlers = {r.function: getattr(importlib.import_module(r.module), r.attribute) for r in routes}
     except Exception as exc:  # the runner reports it and exits
-        connection.send(("failed", f"{type(exc).__name__}: {exc}"))
+        send(("failed", f"{type(exc).__name__}: {exc}"))
         return
-    connection.send(("ready", None))
+    stdout.finish()
+    send(("ready", None))
     while True:
         try:
             request = connection.recv()
@@ -41,11 +101,15 @@ def _serve(connection: Connection, routes: list[Route]) -> None:
         function, event, request_id = request
         context = LambdaContext(function_name=f"otp-local-{function}", aws_request_id=request_id)
         try:
-            connection.send(("ok", handlers[function](event, context)))
+            result = handlers[function](event, context)
         except Exception:
             # What Lambda does with an unhandled exception: the log gets the trace, API Gateway a 500.
             traceback.print_exc()
-            connection.send(("crashed", None))
+            stdout.finish()
+            send(("crashed", None))
+            continue
+        stdout.finish()
+        send(("ok", result))
 
 
 @dataclass
@@ -54,9 +118,23 @@ class _Worker:
     connection: Connection
 
 
+def _answer(connection: Connection, timeout: float) -> tuple[str, Any]:
+    """The worker's next status message; its log lines on the way are written out as they come."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if not connection.poll(max(0.0, deadline - time.monotonic())):
+            raise TimeoutError
+        status, detail = connection.recv()
+        if status != "log":
+            return status, detail
+        write_log_line(detail)
+
+
 class WorkerPool:
-    def __init__(self, routes: list[Route], size: int) -> None:
+    def __init__(self, routes: list[Route], size: int, environment: dict[str, str] | None = None) -> None:
+        """``environment``: variables only the workers get (the emulator's credentials)."""
         self._routes = routes
+        self._environment = environment or {}
         self._context = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._workers: list[_Worker] = []
@@ -66,7 +144,10 @@ class WorkerPool:
         """Start every worker and wait until each has imported the handlers."""
         starting = [self._spawn() for _ in range(self._size)]
         for worker in starting:
-            status, detail = worker.connection.recv()
+            try:
+                status, detail = _answer(worker.connection, START_TIMEOUT_SECONDS)
+            except (TimeoutError, EOFError, OSError) as exc:
+                status, detail = "failed", f"a worker did not start ({type(exc).__name__})"
             if status != "ready":
                 self.stop()
                 raise RuntimeError(detail)
@@ -74,7 +155,7 @@ class WorkerPool:
 
     def _spawn(self) -> _Worker:
         parent, child = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(child, self._routes), daemon=True)
+        process = self._context.Process(target=_serve, args=(child, self._routes, self._environment), daemon=True)
         process.start()
         child.close()
         worker = _Worker(process, parent)
@@ -86,9 +167,7 @@ class WorkerPool:
         worker = self._idle.get()
         try:
             worker.connection.send((function, event, request_id))
-            if not worker.connection.poll(INVOKE_TIMEOUT_SECONDS):
-                raise TimeoutError
-            status, result = worker.connection.recv()
+            status, result = _answer(worker.connection, INVOKE_TIMEOUT_SECONDS)
         except (TimeoutError, EOFError, OSError):
             worker = self._replace(worker)
             return None
@@ -100,7 +179,7 @@ class WorkerPool:
         broken.process.kill()
         self._workers.remove(broken)
         fresh = self._spawn()
-        fresh.connection.recv()
+        _answer(fresh.connection, START_TIMEOUT_SECONDS)
         return fresh
 
     def stop(self) -> None:

@@ -2,14 +2,25 @@
 
 `make test` runs `make browser` first, which installs Debian's chromium when it is missing. These
 tests skip, saying so, only where it could not be installed.
+
+Layout checks drive Chromium over the DevTools protocol on a pipe (--remote-debugging-pipe: fd 3
+in, fd 4 out, NUL-separated JSON), which needs nothing beyond the standard library.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import json
+import os
 import re
 import shutil
 import subprocess
+import sys
+import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -47,6 +58,110 @@ def rendered(url: str, profile: Path, screenshot: Path | None = None) -> str:
     return result.stdout
 
 
+# Chromium reads DevTools commands from fd 3 and answers on fd 4; this trampoline puts the pipes there.
+_ON_FDS_3_AND_4 = (
+    "import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); os.execv(sys.argv[3], sys.argv[3:])"
+)
+DEVTOOLS_TIMEOUT_SECONDS = 60
+
+
+class DevTools:
+    """One headless Chromium and one tab in it, driven over the DevTools protocol."""
+
+    def __init__(self, profile: Path) -> None:
+        assert CHROMIUM is not None
+        commands_read, commands_write = os.pipe()
+        events_read, events_write = os.pipe()
+        flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-sync"]
+        flags += ["--disable-background-networking", "--disable-component-update", f"--user-data-dir={profile}"]
+        # Keeps sandboxed previews (the email iframes) in the page's process, where they can be measured.
+        flags += ["--disable-features=IsolateSandboxedIframes", "--remote-debugging-pipe", "about:blank"]
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", _ON_FDS_3_AND_4, str(commands_read), str(events_write), CHROMIUM, *flags],
+            pass_fds=(commands_read, events_write),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        os.close(commands_read)
+        os.close(events_write)
+        self._commands = os.fdopen(commands_write, "wb", buffering=0)
+        self._events = os.fdopen(events_read, "rb", buffering=0)
+        self._pending = b""
+        self._last_id = 0
+        self.session = ""
+        target = self.call("Target.createTarget", url="about:blank")["targetId"]
+        self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        self.call("Page.enable")
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._last_id += 1
+        message: dict[str, Any] = {"id": self._last_id, "method": method, "params": params}
+        if self.session:
+            message["sessionId"] = self.session
+        self._commands.write(json.dumps(message).encode() + b"\0")
+        while True:
+            while b"\0" not in self._pending:
+                data = self._events.read(1 << 16)
+                assert data, f"Chromium closed its DevTools pipe during {method}"
+                self._pending += data
+            raw, _, self._pending = self._pending.partition(b"\0")
+            answer = json.loads(raw)
+            if answer.get("id") == self._last_id:
+                assert "error" not in answer, (method, answer["error"])
+                return answer["result"]
+
+    def open(self, url: str, width: int, height: int) -> None:
+        self.call("Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=2, mobile=True)
+        self.call("Page.navigate", url=url)
+        self.wait_for("document.readyState === 'complete'")
+
+    def evaluate(self, expression: str, context: int | None = None) -> Any:
+        extra = {"contextId": context} if context is not None else {}
+        result = self.call("Runtime.evaluate", expression=expression, returnByValue=True, awaitPromise=True, **extra)
+        assert "exceptionDetails" not in result, result["exceptionDetails"]
+        return result["result"].get("value")
+
+    def wait_for(self, expression: str, seconds: float = 20) -> Any:
+        """The expression's value once it is truthy; fails after ``seconds`` (a hang, not slowness)."""
+        deadline = time.monotonic() + seconds
+        while not (value := self.evaluate(expression)):
+            assert time.monotonic() < deadline, f"never true: {expression}"
+            time.sleep(0.1)
+        return value
+
+    def frames(self) -> list[int]:
+        """An execution context in each child frame (iframe) of the page, sandboxed ones included."""
+        tree = self.call("Page.getFrameTree")["frameTree"]
+        frames = [child["frame"]["id"] for child in tree.get("childFrames", [])]
+        return [self.call("Page.createIsolatedWorld", frameId=frame)["executionContextId"] for frame in frames]
+
+    def screenshot(self, path: Path) -> None:
+        path.write_bytes(base64.b64decode(self.call("Page.captureScreenshot", format="png")["data"]))
+
+    def close(self) -> None:
+        with contextlib.suppress(AssertionError, OSError, ValueError):
+            self.call("Browser.close")
+        try:
+            self.process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=15)
+        self._commands.close()
+        self._events.close()
+
+
+@contextlib.contextmanager
+def devtools(profile: Path) -> Iterator[DevTools]:
+    browser = DevTools(profile)
+    try:
+        yield browser
+    finally:
+        browser.close()
+
+
+PHONE = (390, 844)  # an iPhone 12-15's viewport in CSS pixels
+
+
 def test_the_api_reference_renders_offline(runner, tmp_path):
     page = requests.get(runner.url + "/_local/docs", timeout=30).text
     assert not re.findall(r"""(?:src|href)=["']https?://""", page)  # no CDN: every asset is the runner's
@@ -69,3 +184,28 @@ def test_the_message_review_shows_every_language_in_one_segment(runner, tmp_path
     assert "UCS-2" in dom and "GSM-7" in dom
     assert "कोड" in dom and "<iframe" in dom
     assert screenshot.stat().st_size > 10_000  # something was painted
+
+
+def test_the_message_review_fits_a_phone_and_shows_each_email_whole(runner, tmp_path):
+    page = requests.get(runner.url + "/_local/messages", timeout=30).text
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    with devtools(tmp_path / "profile") as browser:
+        for width, height in (PHONE, (1280, 900)):
+            browser.open(runner.url + "/_local/messages", width, height)
+            assert browser.evaluate("window.innerWidth") == width  # laid out for the device, not zoomed out
+            overflow = browser.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, f"{overflow} px of horizontal overflow at {width} px"
+            previews, heights = browser.frames(), []
+            assert len(previews) == len(re.findall("<iframe", page))
+            for context in previews:
+                # The preview's content against its visible height: nothing may hide below.
+                content, scrolled, visible = browser.evaluate(
+                    "[Math.ceil(document.body.lastElementChild.getBoundingClientRect().bottom),"
+                    " document.documentElement.scrollHeight, window.innerHeight]",
+                    context,
+                )
+                assert scrolled <= visible, f"an email preview scrolls by {scrolled - visible} px at {width} px"
+                assert content <= visible, f"an email preview clips {content - visible} px at {width} px"
+                heights.append(content)
+            print(f"email previews at {width} px: content {min(heights)}-{max(heights)} px high")
+        browser.screenshot(tmp_path / "messages-wide.png")
