@@ -22,7 +22,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
-from local import pages, stack
+from local import pages, sigv4, stack
 from local.events import http_api_event
 
 DEFAULT_EMAIL_SENDER = "otp@example.com"
@@ -79,6 +79,7 @@ class LocalApi(ThreadingHTTPServer):
         self.emulator = emulator
         self.open_endpoints = open_endpoints
         self.settings: Any = None  # the validated OTP_* settings, for the message review page
+        self.sigv4: sigv4.SigV4Check | None = None  # SIGV4=true: API Gateway's IAM authorizer
         port = self.server_address[1]
         # Only names of this machine: a page on another origin that rebinds its DNS name to
         # 127.0.0.1 still sends its own Host, and so cannot read the outbox.
@@ -150,6 +151,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             )
         if route is None:
             return self._json(404, {"error": {"code": "not_found", "message": f"No route for {path}."}})
+        refusal = self.server.sigv4 and self.server.sigv4.refusal(self.command, path, query, self.headers.items(), body)
+        if refusal:
+            return self._json(403, {"message": refusal})
         return self._invoke(route, parameters, path, query, body, request_id)
 
     def _invoke(
@@ -274,6 +278,11 @@ def main() -> int:
     if open_endpoints not in ("true", "false"):
         say("otp-local: OPEN_ENDPOINTS must be true or false")
         return 2
+    try:
+        signing = sigv4.from_environment(os.environ)  # before AWS_REGION is pointed at the emulator
+    except ValueError as exc:
+        say(f"otp-local: {exc}")
+        return 2
     os.environ.setdefault("OTP_EMAIL_SENDER", DEFAULT_EMAIL_SENDER)
     try:
         settings = load_settings(require_kms_key=False)
@@ -317,8 +326,11 @@ def main() -> int:
         emulator.stop()
         return 2
     api.settings = settings
+    api.sigv4 = signing
     url = f"http://127.0.0.1:{api.server_address[1]}"
     banner(url, emulator.url, workers, api.open_endpoints)
+    for line in signing.banner() if signing else []:
+        say(line)
     serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
     serving.start()
     try:
