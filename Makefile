@@ -93,6 +93,13 @@ package: venv node
 deploy: venv node
 	npx serverless deploy --stage $(STAGE) --region $(REGION)
 
+# A throw-away stage in your own account, driven end to end, checked and removed (docs/deploying-for-real.md).
+# Without STAGE on the command line it is "smoke", never the default dev. SMOKE_ARGS=--dry-run prints the
+# plan; SMOKE_ARGS="--endpoint http://127.0.0.1:3000" drives SIGV4=true make run instead of a deployment.
+.PHONY: smoke
+smoke: venv node
+	$(PY) -m deploy.smoke --stage $(if $(filter command line environment,$(origin STAGE)),$(STAGE),smoke) --region $(REGION) $(SMOKE_ARGS)
+
 bench: venv node
 	$(PY) -m bench.run
 

@@ -22,7 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from local import pages, stack
+from local import pages, sigv4, stack
 from local.events import BadBody, http_api_event, read_chunked
 from local.terminal import banner, say, show_message
 from local.workers import WorkerPool, write_log_line
@@ -78,6 +78,7 @@ class LocalApi(ThreadingHTTPServer):
         self.settings: Any = None  # the validated OTP_* settings, for the message review page
         self._outbox_change = threading.Condition()
         self._outbox_version = 0
+        self.sigv4: sigv4.SigV4Check | None = None  # SIGV4=true: API Gateway's IAM authorizer
         port = self.server_address[1]
         # Only names of this machine: a page on another origin that rebinds its DNS name to
         # 127.0.0.1 still sends its own Host, and so cannot read the outbox.
@@ -179,6 +180,9 @@ class RequestHandler(BaseHTTPRequestHandler):
             )
         if route is None:
             return self._json(404, {"error": {"code": "not_found", "message": f"No route for {path}."}})
+        refusal = self.server.sigv4 and self.server.sigv4.refusal(self.command, path, query, self.headers.items(), body)
+        if refusal:
+            return self._json(403, {"message": refusal})
         return self._invoke(route, parameters, path, query, body, request_id)
 
     def _body(self) -> bytes | int:
@@ -329,6 +333,11 @@ def main() -> int:
     if open_endpoints not in ("true", "false"):
         say("otp-local: OPEN_ENDPOINTS must be true or false")
         return 2
+    try:
+        signing = sigv4.from_environment(os.environ)  # before AWS_REGION is pointed at the emulator
+    except ValueError as exc:
+        say(f"otp-local: {exc}")
+        return 2
     os.environ.setdefault("OTP_EMAIL_SENDER", DEFAULT_EMAIL_SENDER)
     try:
         settings = load_settings(require_kms_key=False)
@@ -373,8 +382,11 @@ def main() -> int:
         emulator.stop()
         return 2
     api.settings = settings
+    api.sigv4 = signing
     url = f"http://127.0.0.1:{api.server_address[1]}"
     banner(url, emulator.url, workers, api.open_endpoints)
+    for line in signing.banner() if signing else []:
+        say(line)
     serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
     serving.start()
     try:
