@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import signal
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import requests
 
-ROOT = Path(__file__).resolve().parents[2]
+from local import launch
+
+ROOT = launch.ROOT
 
 # A shell with real-looking AWS settings: the runner must ignore all of them.
 HOSTILE_AWS_ENV = {
@@ -31,18 +25,14 @@ HOSTILE_AWS_ENV = {
 }
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+free_port = launch.free_port
+wait_until_ready = launch.wait_until_ready
+kill_group = launch.kill_group
+_group_alive = launch.group_alive
 
 
-@dataclass
-class Runner:
-    process: subprocess.Popen
-    url: str
-    stdout_path: Path
-    stderr_path: Path
+class Runner(launch.LaunchedRunner):
+    """The launched runner, with the requests the tests make of it."""
 
     def get(self, path: str, **kwargs) -> requests.Response:
         return requests.get(self.url + path, timeout=30, **kwargs)
@@ -54,9 +44,6 @@ class Runner:
             kwargs["data"] = body
         return requests.post(self.url + path, timeout=30, **kwargs)
 
-    def outbox(self) -> list[dict]:
-        return requests.get(self.url + "/_local/outbox", timeout=10).json()["messages"]
-
     def code_for(self, destination: str) -> str:
         messages = [m for m in self.outbox() if m["destination"] == destination]
         assert messages, f"nothing delivered to {destination}"
@@ -67,58 +54,11 @@ class Runner:
         assert reply.status_code == 201, reply.text
         return reply, self.code_for(destination)
 
-    def logs(self) -> str:
-        return self.stdout_path.read_text()
-
-    def terminal(self) -> str:
-        return self.stderr_path.read_text()
-
 
 def start_runner(tmp: Path, **settings: str) -> Runner:
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OTP_", "AWS_"))}
-    env.update(HOSTILE_AWS_ENV)
-    env.update({"PORT": str(port), "PYTHONUNBUFFERED": "1"})
-    env.update(settings)
-    stdout_path, stderr_path = tmp / f"runner-{port}.out", tmp / f"runner-{port}.err"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "local.runner"],
-        cwd=ROOT,
-        env=env,
-        stdout=stdout_path.open("w"),
-        stderr=stderr_path.open("w"),
-        start_new_session=True,
-    )
-    runner = Runner(process, f"http://127.0.0.1:{port}", stdout_path, stderr_path)
-    try:
-        wait_until_ready(runner)
-    except BaseException:
-        # Whatever went wrong, the runner and its workers must not outlive the failed start.
-        kill_group(runner.process)
-        raise
-    return runner
-
-
-READY_DEADLINE_SECONDS = 60  # for a hang, not for speed: a loaded machine may take a while
-
-
-def wait_until_ready(runner: Runner) -> None:
-    """The runner answers only once every worker has imported its handlers."""
-    deadline = time.monotonic() + READY_DEADLINE_SECONDS
-    while True:
-        try:
-            requests.get(runner.url + "/_local/outbox", timeout=5)
-            return
-        except requests.RequestException:
-            if runner.process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"the runner did not start:\n{runner.terminal()}") from None
-            time.sleep(0.1)
-
-
-def kill_group(process: subprocess.Popen) -> None:
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGKILL)
-    process.wait(timeout=30)
+    """A runner started from a shell with real-looking AWS settings, which it must ignore."""
+    # wait_until_ready is looked up here, at each call, so that a test can replace it.
+    return launch.start(tmp, {**HOSTILE_AWS_ENV, **settings}, Runner, until_ready=lambda r: wait_until_ready(r))
 
 
 # What the leak audits covered, for the end-of-run summary.
@@ -150,21 +90,7 @@ def leaks(logs: str, secrets: set[str]) -> list[str]:
 def stop_runner(runner: Runner) -> None:
     """Stop the runner, check it left nothing running, and audit everything it logged."""
     messages = runner.outbox() if runner.process.poll() is None else []
-    if runner.process.poll() is None:
-        runner.process.send_signal(signal.SIGTERM)
-        try:
-            runner.process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(runner.process.pid, signal.SIGKILL)
-            runner.process.wait(timeout=5)
-    # The workers (and multiprocessing's resource tracker) are the runner's children: none may
-    # outlive it. They notice the runner is gone within moments.
-    deadline = time.monotonic() + 5
-    while _group_alive(runner.process.pid):
-        if time.monotonic() > deadline:
-            os.killpg(runner.process.pid, signal.SIGKILL)
-            raise AssertionError("the runner left processes behind")
-        time.sleep(0.1)
+    launch.stop(runner)
     logs = runner.logs()
     secrets = secrets_in(messages)
     AUDIT["runners"] += 1
@@ -172,14 +98,6 @@ def stop_runner(runner: Runner) -> None:
     AUDIT["codes"] += sum(1 for m in messages)
     AUDIT["destinations"] += len({m["destination"] for m in messages})
     assert not leaks(logs, secrets), f"codes or destinations in the logs: {leaks(logs, secrets)}"
-
-
-def _group_alive(group: int) -> bool:
-    try:
-        os.killpg(group, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 @pytest.fixture(scope="session")
