@@ -136,8 +136,7 @@ def conversion_holds(codes: Iterable[CodeFact], t: int, rules: PumpingRules) -> 
     matured = [
         c for c in codes if _in_window(c, t, rules) and (c.verified or c.delivered_at + rules.maturity_seconds <= t)
     ]
-    verified = sum(1 for c in matured if c.verified)
-    return len(matured) >= rules.min_codes and verified < rules.min_conversion * len(matured)
+    return _blocking(len(matured), sum(1 for c in matured if c.verified), rules)
 
 
 def conversion_onset(codes: Sequence[CodeFact], now: int, rules: PumpingRules) -> int | None:
@@ -160,16 +159,19 @@ def conversion_onset(codes: Sequence[CodeFact], now: int, rules: PumpingRules) -
         else:
             changes.setdefault(start, []).append((1, int(code.verified)))
         changes.setdefault(end, []).append((-1, -int(code.verified)))
-    holds = lambda: counted >= rules.min_codes and verified < rules.min_conversion * counted  # noqa: E731
-    if holds():
+    if _blocking(counted, verified, rules):
         return now
     for t in sorted(changes):
         for delta_counted, delta_verified in changes[t]:
             counted += delta_counted
             verified += delta_verified
-        if holds():
+        if _blocking(counted, verified, rules):
             return t
     return None
+
+
+def _blocking(matured: int, verified: int, rules: PumpingRules) -> bool:
+    return matured >= rules.min_codes and verified < rules.min_conversion * matured
 
 
 def burst_holds(codes: Iterable[CodeFact], t: int, rules: PumpingRules) -> bool:
