@@ -136,19 +136,23 @@ def conversion_holds(codes: Iterable[CodeFact], t: int, rules: PumpingRules) -> 
     matured = [
         c for c in codes if _in_window(c, t, rules) and (c.verified or c.delivered_at + rules.maturity_seconds <= t)
     ]
-    return _blocking(len(matured), sum(1 for c in matured if c.verified), rules)
+    return _blocking(len(matured), sum(1 for c in matured if c.verified), 0, rules)
 
 
-def conversion_onset(codes: Sequence[CodeFact], now: int, rules: PumpingRules) -> int | None:
+def conversion_onset(
+    codes: Sequence[CodeFact], now: int, rules: PumpingRules, *, anticipate: bool = False
+) -> int | None:
     """The first t >= now at which the conversion rule holds if no more codes verify, else None.
 
     Only maturing and leaving the window change the counts after now; a sweep over those moments
-    finds the first one at which the rule holds.
+    finds the first one at which the rule holds. A verification can also make it hold, at a
+    moment no one can predict: it adds one matured code (a converted one) to a prefix short of
+    min_codes. With ``anticipate``, the rule counts as holding once it would hold even if as
+    many young codes as it lacks verified, so that such a verification never finds it unblocked.
     """
-    known = [c for c in codes if c.delivered_at <= now]
-    changes: dict[int, list[tuple[int, int]]] = {}  # t -> [(delta counted, delta verified)]
-    counted = verified = 0
-    for code in known:
+    changes: dict[int, list[tuple[int, int, int]]] = {}  # t -> [(delta counted, delta verified, delta young)]
+    counted = verified = young = 0
+    for code in (c for c in codes if c.delivered_at <= now):
         start = code.delivered_at if code.verified else code.delivered_at + rules.maturity_seconds
         end = code.delivered_at + rules.window_seconds + 1  # out of the window from this second on
         if start >= end or end <= now:
@@ -157,21 +161,29 @@ def conversion_onset(codes: Sequence[CodeFact], now: int, rules: PumpingRules) -
             counted += 1
             verified += code.verified
         else:
-            changes.setdefault(start, []).append((1, int(code.verified)))
-        changes.setdefault(end, []).append((-1, -int(code.verified)))
-    if _blocking(counted, verified, rules):
+            young += 1
+            changes.setdefault(start, []).append((1, 0, -1))
+        changes.setdefault(end, []).append((-1, -int(code.verified), 0))
+    if not anticipate:
+        young = 0
+    if _blocking(counted, verified, young, rules):
         return now
     for t in sorted(changes):
-        for delta_counted, delta_verified in changes[t]:
+        for delta_counted, delta_verified, delta_young in changes[t]:
             counted += delta_counted
             verified += delta_verified
-        if _blocking(counted, verified, rules):
+            young += delta_young if anticipate else 0
+        if _blocking(counted, verified, young, rules):
             return t
     return None
 
 
-def _blocking(matured: int, verified: int, rules: PumpingRules) -> bool:
-    return matured >= rules.min_codes and verified < rules.min_conversion * matured
+def _blocking(matured: int, verified: int, young: int, rules: PumpingRules) -> bool:
+    """The rule over matured codes, or over them plus the fewest young ones that, verifying, would reach min_codes."""
+    lacking = max(0, rules.min_codes - matured)
+    if lacking > young:
+        return False
+    return verified + lacking < rules.min_conversion * (matured + lacking)
 
 
 def burst_holds(codes: Iterable[CodeFact], t: int, rules: PumpingRules) -> bool:
@@ -223,7 +235,7 @@ def decide(codes: Sequence[CodeFact], now: int, rules: PumpingRules, prefix: str
         (t, reason)
         for t, reason in (
             (burst_onset(codes, now, rules), "burst"),
-            (conversion_onset(codes, now, rules), "conversion"),
+            (conversion_onset(codes, now, rules, anticipate=True), "conversion"),
         )
         if t is not None
     ]

@@ -136,10 +136,24 @@ def test_a_decision_blocks_for_the_block_seconds_from_its_start():
 
 
 def test_a_scheduled_decision_starts_at_the_onset_not_now():
-    # 20 codes spread over 200 s: no burst, so the block starts when the 20th matures.
+    # 20 codes over 190 s: no burst. At T0+220, 17 have matured unverified: even if the 3 young
+    # ones verified, 3 of 20 is below 0.2, so a verification could make the rule hold at any
+    # moment from then on, and the block starts then rather than when the 20th matures (T0+250).
     slow = codes(20, step=10)
+    assert conversion_onset(slow, T0 + 190, RULES) == T0 + 250
     decision = decide(slow, T0 + 190, RULES, "447911")
-    assert decision is not None and (decision.starts_at, decision.reason) == (T0 + 250, "conversion")
+    assert decision is not None and (decision.starts_at, decision.reason) == (T0 + 220, "conversion")
+
+
+def test_anticipation_covers_the_verification_that_would_make_the_rule_hold():
+    failures = codes(19, at=T0 - 120, name="f")
+    pending = [CodeFact("y", T0 - 5)]
+    assert not conversion_holds(failures + pending, T0, RULES)
+    assert conversion_holds([*failures, CodeFact("y", T0 - 5, verified=True)], T0, RULES)  # were it to verify now
+    assert conversion_onset(failures + pending, T0, RULES, anticipate=True) == T0
+    # Where verifying the young codes would lift conversion to the threshold, nothing is anticipated.
+    healthy = [*codes(15, at=T0 - 120, verified=2, name="h"), *codes(5, at=T0 - 5, name="y")]
+    assert conversion_onset(healthy, T0, RULES, anticipate=True) == T0 + 55  # they mature unverified
 
 
 # ---- prefixes, settings, keys ----------------------------------------------------------------------
