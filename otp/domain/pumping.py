@@ -272,6 +272,10 @@ class PrefixKeys:
             self._keys[purpose] = hmac.new(self.secret(), f"pumping/{purpose}".encode(), hashlib.sha256).digest()
         return self._keys[purpose]
 
+    def forget(self) -> None:
+        """After a SnapStart restore, with Digests.forget: derive again on next use."""
+        self._keys.clear()
+
     def digest(self, prefix: str) -> str:
         return hmac.new(self._key("prefix"), prefix.encode(), hashlib.sha256).hexdigest()[:32]
 

@@ -196,3 +196,13 @@ def test_sealed_prefixes_open_only_under_their_secret_and_never_repeat():
     assert keys.digest("447911") == PrefixKeys(lambda: b"k" * 32).digest("447911")
     assert keys.digest("447911") != PrefixKeys(lambda: b"x" * 32).digest("447911")
     assert keys.token("vrf_a") != keys.token("vrf_b")
+
+
+def test_forgotten_keys_are_derived_again_from_the_secret():
+    secrets = [b"a" * 32, b"b" * 32]
+    keys = PrefixKeys(lambda: secrets[0])
+    before = keys.digest("447911")
+    secrets.pop(0)
+    assert keys.digest("447911") == before  # derived once, kept
+    keys.forget()
+    assert keys.digest("447911") != before
