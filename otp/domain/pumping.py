@@ -1,0 +1,302 @@
+"""The SMS pumping guard's rule (contract, semantics 14), its early evidence, and the prefix keys.
+
+Pure: no AWS, no clock. The stream consumer feeds it what it counted per prefix; generate asks
+only whether a prefix is blocked, through a cached block list.
+
+Two rules decide a block. The *conversion rule* is the contract's: at least ``min_codes``
+matured codes delivered within the window, fewer than ``min_conversion`` of them verified. It
+depends on time as well as on events (a code matures by merely getting older), so the consumer
+asks for its *onset*, the first moment it will hold if no further code verifies, and writes the
+block ahead of time to start then: every container's cached copy already refuses at the onset.
+The *burst rule* is the earlier evidence the contract allows ("sooner, never later"); see
+``burst_holds``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import math
+import re
+import secrets
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+# The last digits a masked number shows are never part of a prefix, so a prefix in a log line
+# and a masked number in another can never add up to a whole number.
+MASKED_DIGITS = 4
+# Burst rule: a burst is at least this share of min_codes, delivered within one maturity period...
+BURST_SHARE = Fraction(1, 2)
+# ...at least this many times the prefix's own rate over the rest of the window...
+BURST_FACTOR = 4
+# ...while the prefix converts less than this share of min_conversion, counting every code at
+# least TESTED_AGE_SHARE of the maturity period old as a chance to verify that was not taken.
+BURST_CONVERSION_SHARE = Fraction(1, 4)
+TESTED_AGE_SHARE = Fraction(1, 6)
+
+_DIGITS = re.compile(r"^\+?[0-9]{1,15}$")
+
+
+@dataclass(frozen=True)
+class PumpingRules:
+    """OTP_FRAUD_*, with the contract's defaults."""
+
+    enabled: bool = True
+    prefix_digits: int = 6
+    window_seconds: int = 3600
+    maturity_seconds: int = 60
+    min_codes: int = 20
+    min_conversion: Fraction = Fraction(1, 5)
+    block_seconds: int = 43200
+    reaction_seconds: int = 10
+    safe_list: tuple[str, ...] = ()
+
+    def covers(self, e164: str) -> bool:
+        """A number the safe list names, or that starts with a prefix it names: never refused nor counted."""
+        digits = e164.removeprefix("+")
+        return any(digits.startswith(entry) for entry in self.safe_list)
+
+    def protects(self, prefix: str) -> bool:
+        """A whole guard prefix inside a safe-listed prefix is never blocked."""
+        return any(prefix.startswith(entry) for entry in self.safe_list)
+
+
+_BOUNDS: dict[str, tuple[str, int, int]] = {
+    "prefix_digits": ("OTP_FRAUD_PREFIX_DIGITS", 3, 10),
+    "window_seconds": ("OTP_FRAUD_WINDOW_SECONDS", 60, 86400),
+    "maturity_seconds": ("OTP_FRAUD_MATURITY_SECONDS", 1, 3600),
+    "min_codes": ("OTP_FRAUD_MIN_CODES", 1, 10000),
+    "block_seconds": ("OTP_FRAUD_BLOCK_SECONDS", 1, 604800),
+    "reaction_seconds": ("OTP_FRAUD_REACTION_SECONDS", 1, 300),
+}
+
+
+def parse_rules(env: Mapping[str, str]) -> PumpingRules:
+    """Read OTP_FRAUD_* (empty counts as unset). Raises ValueError naming the variable."""
+    given = {name: value.strip() for name, value in env.items() if name.startswith("OTP_FRAUD_") and value.strip()}
+    values: dict[str, object] = {}
+    for attribute, (name, low, high) in _BOUNDS.items():
+        if name in given:
+            if not re.fullmatch(r"[0-9]{1,7}", given[name]) or not low <= int(given[name]) <= high:
+                raise ValueError(f"{name}: must be a whole number from {low} to {high}")
+            values[attribute] = int(given[name])
+    if "OTP_FRAUD_GUARD" in given:
+        if given["OTP_FRAUD_GUARD"].lower() not in ("true", "false"):
+            raise ValueError("OTP_FRAUD_GUARD: must be true or false")
+        values["enabled"] = given["OTP_FRAUD_GUARD"].lower() == "true"
+    if "OTP_FRAUD_MIN_CONVERSION" in given:
+        text = given["OTP_FRAUD_MIN_CONVERSION"]
+        if not re.fullmatch(r"(0(\.[0-9]{1,6})?|1(\.0{1,6})?)", text):
+            raise ValueError("OTP_FRAUD_MIN_CONVERSION: must be a number from 0 to 1")
+        values["min_conversion"] = Fraction(text)  # exact: 3 of 30 is not below 0.1
+    if "OTP_FRAUD_SAFE_LIST" in given:
+        entries = [part.strip() for part in given["OTP_FRAUD_SAFE_LIST"].split(",") if part.strip()]
+        if not all(_DIGITS.match(entry) for entry in entries):
+            raise ValueError("OTP_FRAUD_SAFE_LIST: give E.164 numbers or prefixes (digits after +), comma-separated")
+        values["safe_list"] = tuple(entry.removeprefix("+") for entry in entries)
+    return PumpingRules(**values)  # type: ignore[arg-type]
+
+
+def prefix_of(e164: str, prefix_digits: int) -> str:
+    """The first ``prefix_digits`` digits after +, never reaching into the digits a mask shows."""
+    digits = e164.removeprefix("+")
+    return digits[: max(1, min(prefix_digits, len(digits) - MASKED_DIGITS))]
+
+
+# ---- what the consumer counted, and the decision ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeFact:
+    """One delivered code of a prefix, as the counting holds it."""
+
+    token: str  # a keyed, unlinkable id of the code: counted once however often it is seen
+    delivered_at: int
+    verified: bool = False
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A block to start at ``starts_at`` (possibly in the future), and why."""
+
+    starts_at: int
+    reason: str  # "conversion" (semantics 14) or "burst" (earlier evidence)
+
+    def until(self, rules: PumpingRules) -> int:
+        return self.starts_at + rules.block_seconds
+
+
+def _in_window(code: CodeFact, t: int, rules: PumpingRules) -> bool:
+    return t - rules.window_seconds <= code.delivered_at <= t
+
+
+def conversion_holds(codes: Iterable[CodeFact], t: int, rules: PumpingRules) -> bool:
+    """Semantics 14's condition at ``t``, for codes known by then."""
+    matured = [
+        c for c in codes if _in_window(c, t, rules) and (c.verified or c.delivered_at + rules.maturity_seconds <= t)
+    ]
+    return _blocking(len(matured), sum(1 for c in matured if c.verified), 0, rules)
+
+
+def conversion_onset(
+    codes: Sequence[CodeFact], now: int, rules: PumpingRules, *, anticipate: bool = False
+) -> int | None:
+    """The first t >= now at which the conversion rule holds if no more codes verify, else None.
+
+    Only maturing and leaving the window change the counts after now; a sweep over those moments
+    finds the first one at which the rule holds. A verification can also make it hold, at a
+    moment no one can predict: it adds one matured code (a converted one) to a prefix short of
+    min_codes. With ``anticipate``, the rule counts as holding once it would hold even if as
+    many young codes as it lacks verified, so that such a verification never finds it unblocked.
+    """
+    changes: dict[int, list[tuple[int, int, int]]] = {}  # t -> [(delta counted, delta verified, delta young)]
+    counted = verified = young = 0
+    for code in (c for c in codes if c.delivered_at <= now):
+        start = code.delivered_at if code.verified else code.delivered_at + rules.maturity_seconds
+        end = code.delivered_at + rules.window_seconds + 1  # out of the window from this second on
+        if start >= end or end <= now:
+            continue
+        if start <= now:
+            counted += 1
+            verified += code.verified
+        else:
+            young += 1
+            changes.setdefault(start, []).append((1, 0, -1))
+        changes.setdefault(end, []).append((-1, -int(code.verified), 0))
+    if not anticipate:
+        young = 0
+    if _blocking(counted, verified, young, rules):
+        return now
+    for t in sorted(changes):
+        for delta_counted, delta_verified, delta_young in changes[t]:
+            counted += delta_counted
+            verified += delta_verified
+            young += delta_young if anticipate else 0
+        if _blocking(counted, verified, young, rules):
+            return t
+    return None
+
+
+def _blocking(matured: int, verified: int, young: int, rules: PumpingRules) -> bool:
+    """The rule over matured codes, or over them plus the fewest young ones that, verifying, would reach min_codes."""
+    lacking = max(0, rules.min_codes - matured)
+    if lacking > young:
+        return False
+    return verified + lacking < rules.min_conversion * (matured + lacking)
+
+
+def burst_holds(codes: Iterable[CodeFact], t: int, rules: PumpingRules) -> bool:
+    """Earlier evidence: a burst far above the prefix's own history, to a prefix that is not converting.
+
+    Conversion alone is slow: at 60 s maturity, a bot at 10 requests per second has 600 messages
+    out before its first code matures. But a human verifies within seconds (the median is about
+    25 s), so a burst whose codes have had time to verify, and did not, is evidence already:
+    - at least BURST_SHARE of min_codes delivered within the last maturity period, and at least
+      BURST_FACTOR times the prefix's own rate over the rest of the window (a prefix that had no
+      traffic has no rate to beat), and
+    - verified fewer than BURST_CONVERSION_SHARE of min_conversion of its codes in the window,
+      counting only codes old enough to have been tested (TESTED_AGE_SHARE of maturity).
+    A marketing push to a country raises the rate but converts at once, so it never holds.
+    """
+    window = [c for c in codes if _in_window(c, t, rules)]
+    young = [c for c in window if c.delivered_at > t - rules.maturity_seconds]
+    older = len(window) - len(young)
+    rest_of_window = rules.window_seconds - rules.maturity_seconds
+    if len(young) < max(1, math.ceil(BURST_SHARE * rules.min_codes)):
+        return False
+    if rest_of_window > 0 and len(young) * rest_of_window < BURST_FACTOR * older * rules.maturity_seconds:
+        return False
+    tested_age = math.ceil(TESTED_AGE_SHARE * rules.maturity_seconds)
+    tested = [c for c in window if c.verified or c.delivered_at + tested_age <= t]
+    if len(tested) < max(1, math.ceil(BURST_SHARE * rules.min_codes)):
+        return False
+    verified = sum(1 for c in tested if c.verified)
+    return verified < BURST_CONVERSION_SHARE * rules.min_conversion * len(tested)
+
+
+def burst_onset(codes: Sequence[CodeFact], now: int, rules: PumpingRules) -> int | None:
+    """The first t in [now, now + maturity] at which the burst rule holds with no new events."""
+    tested_age = math.ceil(TESTED_AGE_SHARE * rules.maturity_seconds)
+    horizon = now + rules.maturity_seconds
+    moments = {now}
+    for code in codes:
+        for t in (code.delivered_at + tested_age, code.delivered_at + rules.maturity_seconds):
+            if now < t <= horizon:
+                moments.add(t)
+    return next((t for t in sorted(moments) if burst_holds(codes, t, rules)), None)
+
+
+def decide(codes: Sequence[CodeFact], now: int, rules: PumpingRules, prefix: str) -> Decision | None:
+    """The block this prefix's counts call for, starting now or at a known moment; None if none."""
+    if not rules.enabled or rules.protects(prefix):
+        return None
+    onsets = [
+        (t, reason)
+        for t, reason in (
+            (burst_onset(codes, now, rules), "burst"),
+            (conversion_onset(codes, now, rules, anticipate=True), "conversion"),
+        )
+        if t is not None
+    ]
+    if not onsets:
+        return None
+    starts_at, reason = min(onsets)
+    return Decision(starts_at, reason)
+
+
+# ---- keys: what the table holds instead of a prefix ------------------------------------------------
+
+_SEAL_NONCE = 12
+_SEAL_TAG = 10
+
+
+class SealBroken(ValueError):
+    """A sealed prefix that this secret did not seal, or that was altered."""
+
+
+@dataclass
+class PrefixKeys:
+    """Keyed forms of a prefix and a code, under the secret of the record digests (semantics 12).
+
+    ``digest`` groups a prefix's counts; ``seal`` encrypts the prefix with a fresh nonce, so two
+    records of one prefix look unrelated to a table reader, and only the consumer (which holds
+    the secret) learns the prefix to count it and to name it in its log lines.
+    """
+
+    secret: Callable[[], bytes]
+    _keys: dict[str, bytes] = field(default_factory=dict)
+
+    def _key(self, purpose: str) -> bytes:
+        if purpose not in self._keys:
+            self._keys[purpose] = hmac.new(self.secret(), f"pumping/{purpose}".encode(), hashlib.sha256).digest()
+        return self._keys[purpose]
+
+    def forget(self) -> None:
+        """After a SnapStart restore, with Digests.forget: derive again on next use."""
+        self._keys.clear()
+
+    def digest(self, prefix: str) -> str:
+        return hmac.new(self._key("prefix"), prefix.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def token(self, verification_id: str) -> str:
+        """12 hex characters: collisions within one prefix's window are negligible (48 bits)."""
+        return hmac.new(self._key("code"), verification_id.encode(), hashlib.sha256).hexdigest()[:12]
+
+    def seal(self, prefix: str) -> bytes:
+        nonce = secrets.token_bytes(_SEAL_NONCE)
+        body = bytes(a ^ b for a, b in zip(prefix.encode(), self._stream(nonce), strict=False))
+        return nonce + body + self._tag(nonce + body)
+
+    def open(self, sealed: bytes) -> str:
+        nonce, body, tag = sealed[:_SEAL_NONCE], sealed[_SEAL_NONCE:-_SEAL_TAG], sealed[-_SEAL_TAG:]
+        if len(sealed) < _SEAL_NONCE + _SEAL_TAG + 1 or not hmac.compare_digest(tag, self._tag(nonce + body)):
+            raise SealBroken("not a prefix sealed under this secret")
+        return bytes(a ^ b for a, b in zip(body, self._stream(nonce), strict=False)).decode()
+
+    def _stream(self, nonce: bytes) -> bytes:
+        # HMAC-SHA-256 as a PRF in counter mode: 32 bytes of keystream, more than any prefix needs.
+        return hmac.new(self._key("seal"), nonce, hashlib.sha256).digest()
+
+    def _tag(self, data: bytes) -> bytes:
+        return hmac.new(self._key("seal-tag"), data, hashlib.sha256).digest()[:_SEAL_TAG]

@@ -1,0 +1,331 @@
+"""The pumping guard's two halves: the stream consumer that counts and blocks, and generate's cached block list.
+
+The consumer reads the destination records' changes (DynamoDB Streams, NEW_AND_OLD_IMAGES),
+turns them into events per code (delivered, verified, withdrawn), counts them per prefix digest
+idempotently (a code is one token in a set, so a replayed batch adds nothing), asks the rule
+(otp.domain.pumping) whether the prefix's counts call for a block, and writes the block list.
+Generate reads that list at most once per OTP_FRAUD_REACTION_SECONDS per container.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal, Protocol
+
+from otp.domain.pumping import CodeFact, Decision, PrefixKeys, PumpingRules, SealBroken, decide
+from otp.ports import DependencyFailure
+
+log = logging.getLogger(__name__)
+
+# The metrics this guard emits (namespace OtpService); the lead adds them to otp.observability.METRICS.
+CODE_COUNTED = "PumpingCodeCounted"  # a delivered sms/voice code, counted against its prefix
+CODE_CONVERTED = "PumpingCodeConverted"  # a counted code that verified
+PREFIX_BLOCKED = "PumpingPrefixBlocked"  # the alarm's metric: a block was written
+PREFIX_UNBLOCKED = "PumpingPrefixUnblocked"
+BLOCK_LIST_UNAVAILABLE = "PumpingBlockListUnavailable"  # generate failed open on a read
+FEEDBACK_SENT = "PumpingFeedbackSent"
+FEEDBACK_FAILED = "PumpingFeedbackFailed"
+SEND_REFUSED = "PumpingSendRefused"  # generate refused a send as fraud_suspected
+PUMPING_METRICS = frozenset(
+    {
+        CODE_COUNTED,
+        CODE_CONVERTED,
+        PREFIX_BLOCKED,
+        PREFIX_UNBLOCKED,
+        BLOCK_LIST_UNAVAILABLE,
+        FEEDBACK_SENT,
+        FEEDBACK_FAILED,
+        SEND_REFUSED,
+    }
+)
+
+
+# ---- what the consumer reads and writes --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CodeEvent:
+    """One change of one sms or voice code, read from a stream record."""
+
+    kind: Literal["delivered", "verified", "withdrawn"]
+    verification_id: str
+    delivered_at: int
+    sealed_prefix: bytes
+    country: str
+    sequence: str  # the stream record's SequenceNumber, to report it as failed
+
+
+@dataclass(frozen=True)
+class FeedbackDue:
+    """A verified code whose provider takes delivery feedback (End User Messaging SMS, Notify)."""
+
+    message_id: str
+    sequence: str
+
+
+@dataclass
+class PrefixChanges:
+    """One prefix's events in one batch, keyed by code token."""
+
+    prefix: str
+    country: str
+    first_sequence: str
+    delivered: dict[str, int] = field(default_factory=dict)  # token -> delivered_at
+    verified: dict[str, int] = field(default_factory=dict)
+    withdrawn: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Block:
+    starts_at: int
+    until: int
+    reason: str
+    country: str
+    sealed_prefix: bytes  # so the list and the unblock log can name the prefix, which the table never holds
+
+
+@dataclass(frozen=True)
+class BlockTable:
+    blocks: dict[str, Block]  # by prefix digest
+    lifts: dict[str, int]  # prefix digest -> when an operator lifted its block: older codes no longer count
+
+
+class PumpingCounts(Protocol):
+    def record(self, digest: str, changes: PrefixChanges) -> None:
+        """Add delivered and verified tokens, remove withdrawn ones: idempotent."""
+        ...
+
+    def codes(self, digest: str, since: int, now: int) -> list[CodeFact]: ...
+
+    def block_table(self) -> BlockTable: ...
+
+    def put_block(self, digest: str, block: Block, now: int) -> bool:
+        """Write the block unless one has started meanwhile; False when it had."""
+        ...
+
+    def remove_block(self, digest: str, starts_at: int) -> bool:
+        """Remove the block that starts at ``starts_at``; False when it is no longer there."""
+        ...
+
+    def forget_lift(self, digest: str, lifted_at: int) -> None: ...
+
+
+class FeedbackFailed(Exception):
+    def __init__(self, retryable: bool) -> None:
+        super().__init__("retryable" if retryable else "permanent")
+        self.retryable = retryable
+
+
+class MessageFeedback(Protocol):
+    def received(self, message_id: str) -> None:
+        """Report RECEIVED for the message; raises FeedbackFailed."""
+        ...
+
+
+@dataclass
+class StreamDependencies:
+    rules: PumpingRules
+    keys: PrefixKeys
+    counts: PumpingCounts
+    emit: Callable[[str, float], None]
+    feedback: MessageFeedback | None = None
+
+
+# ---- the consumer -----------------------------------------------------------------------------------
+
+
+def consume(
+    deps: StreamDependencies, events: Sequence[CodeEvent], feedback: Sequence[FeedbackDue], now: int
+) -> str | None:
+    """Count, decide, block, report feedback. The first SequenceNumber that must be retried, or None.
+
+    Every write is idempotent, so Lambda retrying from that record (and replaying those after it)
+    changes nothing that already succeeded.
+    """
+    if not deps.rules.enabled:
+        return _first(_send_feedback(deps, feedback))
+    failed: list[str] = []
+    groups = _group(deps, events)
+    try:
+        table = deps.counts.block_table()
+        _expire(deps, table, now)
+    except DependencyFailure as exc:
+        log.error("pumping guard could not read its block list", extra={"dependency_error": str(exc)})
+        return _first([*(e.sequence for e in events), *(f.sequence for f in feedback)])
+    for digest, changes in groups.items():
+        try:
+            _count_and_decide(deps, table, digest, changes, now)
+        except DependencyFailure as exc:
+            log.error("pumping guard could not count a prefix", extra={"dependency_error": str(exc)})
+            failed.append(changes.first_sequence)
+    failed += _send_feedback(deps, feedback)
+    return _first(failed)
+
+
+def housekeeping(deps: StreamDependencies, now: int) -> None:
+    """Apply expiries without stream traffic (a scheduled invocation): log and count each unblock."""
+    _expire(deps, deps.counts.block_table(), now)
+
+
+def _first(sequences: Sequence[str]) -> str | None:
+    return min(sequences, key=int, default=None)
+
+
+def _group(deps: StreamDependencies, events: Sequence[CodeEvent]) -> dict[str, PrefixChanges]:
+    groups: dict[str, PrefixChanges] = {}
+    for event in events:
+        try:
+            prefix = deps.keys.open(event.sealed_prefix)
+        except SealBroken:
+            # Sealed under another secret (a rotated digest key) or altered: it cannot be counted,
+            # and retrying would not change that.
+            log.warning("pumping guard skipped a code whose prefix it cannot open", extra={"country": event.country})
+            continue
+        digest = deps.keys.digest(prefix)
+        changes = groups.setdefault(digest, PrefixChanges(prefix, event.country, event.sequence))
+        if int(event.sequence) < int(changes.first_sequence):
+            changes.first_sequence = event.sequence
+        token = deps.keys.token(event.verification_id)
+        getattr(changes, event.kind)[token] = event.delivered_at
+    return groups
+
+
+def _count_and_decide(
+    deps: StreamDependencies, table: BlockTable, digest: str, changes: PrefixChanges, now: int
+) -> None:
+    rules = deps.rules
+    deps.counts.record(digest, changes)
+    deps.emit(CODE_COUNTED, len(changes.delivered))
+    deps.emit(CODE_CONVERTED, len(changes.verified))
+    existing = table.blocks.get(digest)
+    if existing is not None and existing.starts_at <= now < existing.until:
+        return  # blocked already; a block runs its course
+    lifted_at = table.lifts.get(digest, 0)
+    codes = [c for c in deps.counts.codes(digest, now - rules.window_seconds, now) if c.delivered_at >= lifted_at]
+    decision = decide(codes, now, rules, changes.prefix)
+    if decision is None:
+        if existing is not None and existing.starts_at > now and deps.counts.remove_block(digest, existing.starts_at):
+            log.info("scheduled prefix block withdrawn: its codes verified", extra=_named(changes, existing.reason))
+        return
+    if existing is not None and existing.starts_at == decision.starts_at:
+        return
+    _block(deps, digest, changes, decision, now, replacing=existing)
+
+
+def _block(
+    deps: StreamDependencies,
+    digest: str,
+    changes: PrefixChanges,
+    decision: Decision,
+    now: int,
+    replacing: Block | None,
+) -> None:
+    block = Block(
+        starts_at=decision.starts_at,
+        until=decision.until(deps.rules),
+        reason=decision.reason,
+        country=changes.country,
+        sealed_prefix=deps.keys.seal(changes.prefix),
+    )
+    if not deps.counts.put_block(digest, block, now):
+        return
+    if replacing is None or replacing.until <= now:
+        deps.emit(PREFIX_BLOCKED, 1)
+    log.warning(
+        "prefix blocked" if block.starts_at <= now else "prefix block scheduled",
+        extra={
+            **_named(changes, block.reason),
+            "prefix_digest": digest,
+            "starts_at": block.starts_at,
+            "until": block.until,
+        },
+    )
+
+
+def _named(changes: PrefixChanges, reason: str) -> dict[str, object]:
+    # The prefix and its country, never a number: prefix_of keeps the masked digits out of it.
+    return {"prefix": changes.prefix, "country": changes.country, "reason": reason}
+
+
+def _expire(deps: StreamDependencies, table: BlockTable, now: int) -> None:
+    for digest, block in list(table.blocks.items()):
+        if block.until <= now and deps.counts.remove_block(digest, block.starts_at):
+            del table.blocks[digest]
+            deps.emit(PREFIX_UNBLOCKED, 1)
+            log.warning(
+                "prefix unblocked",
+                extra={
+                    "prefix": _open_or_none(deps.keys, block.sealed_prefix),
+                    "prefix_digest": digest,
+                    "country": block.country,
+                    "reason": "expired",
+                    "blocked_since": block.starts_at,
+                },
+            )
+    for digest, lifted_at in list(table.lifts.items()):
+        if lifted_at + deps.rules.window_seconds < now:
+            deps.counts.forget_lift(digest, lifted_at)
+
+
+def _open_or_none(keys: PrefixKeys, sealed: bytes) -> str | None:
+    try:
+        return keys.open(sealed)
+    except SealBroken:
+        return None
+
+
+def _send_feedback(deps: StreamDependencies, due: Sequence[FeedbackDue]) -> list[str]:
+    if deps.feedback is None:
+        return []
+    failed = []
+    for item in due:
+        try:
+            deps.feedback.received(item.message_id)
+        except FeedbackFailed as exc:
+            deps.emit(FEEDBACK_FAILED, 1)
+            log.warning("delivery feedback not reported", extra={"retryable": exc.retryable})
+            if exc.retryable:
+                failed.append(item.sequence)
+            continue
+        deps.emit(FEEDBACK_SENT, 1)
+    return failed
+
+
+# ---- generate's side --------------------------------------------------------------------------------
+
+
+class BlockList:
+    """The blocks as generate sees them: read at most once per ``interval`` seconds per container.
+
+    A read that fails keeps the blocks read before (they stay valid until their end) and fails
+    open for prefixes it never saw, counted by ``on_failure``; it is retried after the interval,
+    not on every request.
+    """
+
+    def __init__(
+        self,
+        read: Callable[[], Mapping[str, tuple[int, int]]],
+        interval: int,
+        on_failure: Callable[[], None],
+    ) -> None:
+        self._read = read
+        self._interval = interval
+        self._on_failure = on_failure
+        self._blocks: dict[str, tuple[int, int]] = {}
+        self._next_read_at: int | None = None
+        self._lock = threading.Lock()
+
+    def refuses(self, prefix_digest: str, now: int) -> bool:
+        with self._lock:
+            if self._next_read_at is None or now >= self._next_read_at:
+                self._next_read_at = now + self._interval
+                try:
+                    self._blocks = dict(self._read())
+                except DependencyFailure as exc:
+                    log.error("pumping block list unreadable; failing open", extra={"dependency_error": str(exc)})
+                    self._on_failure()
+            span = self._blocks.get(prefix_digest)
+        return span is not None and span[0] <= now < span[1]
