@@ -33,6 +33,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.serving import make_server
 from werkzeug.wsgi import get_input_stream
 
+from local.messaging import LocalMessaging
 from local.stack import TableShape
 
 MAX_SIGNATURE_SKEW = timedelta(minutes=5)  # as AWS allows
@@ -228,13 +229,23 @@ class Emulator:
         self.credentials = credentials
         self.lock = threading.Lock()
         moto = _OneRequestAtATime(DomainDispatcherApplication(create_backend_app), self.lock)
-        guard = _OwnClientsOnly(moto, credentials)
+        # moto has no End User Messaging or Social backend: their calls go to the local emulation,
+        # behind the same guard, so the same adapters run unchanged and nothing else can call it.
+        self.messaging = LocalMessaging()
+
+        def dispatch(environ: dict[str, Any], start_response: Any) -> Any:
+            if self.messaging.handles(environ):
+                return self.messaging.app(environ, start_response)
+            return moto(environ, start_response)
+
+        guard = _OwnClientsOnly(dispatch, credentials)
         self._server = make_server("127.0.0.1", 0, guard, threaded=True, request_handler=MotoRequestHandler)
         guard.host = f"127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
         self._outbox: list[DeliveredMessage] = []
         self._seen_sms = 0
         self._seen_email = 0
+        self._seen_messaging = 0
         self._outbox_lock = threading.Lock()
 
     @property
@@ -302,7 +313,10 @@ class Emulator:
             for email in emails[self._seen_email :]:
                 for address in email.destinations.get("ToAddresses", []):
                     fresh.append(DeliveredMessage("email", address, email.subject, html_to_text(email.body), now))
-            self._seen_sms, self._seen_email = len(sms), len(emails)
+            sent = self.messaging.messages()
+            for other in sent[self._seen_messaging :]:
+                fresh.append(DeliveredMessage(other.channel, other.destination, None, other.body, other.sent_at))
+            self._seen_sms, self._seen_email, self._seen_messaging = len(sms), len(emails), len(sent)
             self._outbox.extend(fresh)
         return fresh
 

@@ -122,7 +122,7 @@ class LocalMessaging:
             except ValueError:
                 raise Refusal("SerializationException", "the body is not JSON") from None
             operation_model = self._models[service].operation_model(operation)
-            problems = check(operation_model.input_shape, params, "")
+            problems = check(operation_model.input_shape, params, "") if operation_model.input_shape else []
             if problems:
                 raise Refusal("ValidationException", "; ".join(problems), Reason="FIELD_VALIDATION_FAILED")
             self._fail_if_armed(operation_model)
@@ -244,7 +244,7 @@ def check(shape: Shape, value: Any, path: str) -> list[str]:  # noqa: C901  (one
         if not isinstance(value, dict):
             return [f"{where} must be an object"]
         members = shape.members  # type: ignore[attr-defined]
-        problems = [f"{where}.{name} is required" for name in shape.required_members if name not in value]  # type: ignore[attr-defined]
+        problems = [f"{where}.{name} is required" for name in shape.required_members if name not in value]
         problems += [f"{where}.{name} is not a member" for name in value if name not in members]
         for name, item in value.items():
             if name in members:
@@ -273,8 +273,9 @@ def _scalar(shape: Shape, value: Any, where: str) -> list[str]:  # noqa: C901  (
         if not isinstance(value, str):
             return [f"{where} must be a string"]
         problems = _bounds(shape, len(value), where, "characters")
-        if shape.enum and value not in shape.enum:
-            problems.append(f"{where} must be one of {', '.join(shape.enum)}")
+        enum = list(getattr(shape, "enum", None) or [])
+        if enum and value not in enum:
+            problems.append(f"{where} must be one of {', '.join(enum)}")
         pattern = shape.metadata.get("pattern")
         if pattern and not re.search(pattern, value):
             problems.append(f"{where} does not match {pattern}")

@@ -24,10 +24,10 @@ from typing import Any
 
 from local import pages, sigv4, stack
 from local.events import BadBody, http_api_event, read_chunked
+from local.options import options
 from local.terminal import banner, say, show_message
 from local.workers import WorkerPool, write_log_line
 
-DEFAULT_EMAIL_SENDER = "otp@example.com"
 MAX_REQUEST_BYTES = 1024 * 1024
 CLIENT_GONE = 499  # nginx's "client closed request": no answer reached anyone
 IDLE_CONNECTION_SECONDS = 60  # a silent client's thread is freed after this
@@ -320,35 +320,15 @@ def _stop_on_sigterm(_signum: int, _frame: Any) -> None:
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    from otp.config import load_settings, sender_problem
-    from otp.domain.errors import ConfigurationError
-
     try:
-        port = int(os.environ.get("PORT", "3000"))
-        workers = int(os.environ.get("LOCAL_WORKERS", "4"))
-    except ValueError:
-        say("otp-local: PORT and LOCAL_WORKERS must be whole numbers")
-        return 2
-    open_endpoints = os.environ.get("OPEN_ENDPOINTS", "false").strip().lower()
-    if open_endpoints not in ("true", "false"):
-        say("otp-local: OPEN_ENDPOINTS must be true or false")
-        return 2
-    try:
-        signing = sigv4.from_environment(os.environ)  # before AWS_REGION is pointed at the emulator
+        port, workers, open_endpoints, signing, settings = options()
     except ValueError as exc:
         say(f"otp-local: {exc}")
         return 2
-    os.environ.setdefault("OTP_EMAIL_SENDER", DEFAULT_EMAIL_SENDER)
-    try:
-        settings = load_settings(require_kms_key=False)
-    except ConfigurationError as exc:
-        say(f"otp-local: {exc}")
-        return 2
-    problem = sender_problem(settings.email_sender) if settings.email_sender else None
-    if problem:
-        say(f"otp-local: invalid configuration: {problem}")
-        return 2
+    return _serve(port, workers, open_endpoints, signing, settings)
 
+
+def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings: Any) -> int:
     # Benchmarks serve a trivial handler beside ours from a copy of serverless.yml.
     config = stack.load(Path(os.environ.get("LOCAL_SERVERLESS_YML", stack.SERVERLESS_YML)))
     region = stack.default_region(config)
@@ -370,7 +350,7 @@ def main() -> int:
 
     pool = WorkerPool(routes, size=max(1, workers), environment=credentials.environment())
     try:
-        api = LocalApi(("127.0.0.1", port), routes, pool, emulator, open_endpoints == "true")
+        api = LocalApi(("127.0.0.1", port), routes, pool, emulator, open_endpoints)
     except OSError as exc:
         say(f"otp-local: cannot listen on 127.0.0.1:{port}: {exc.strerror}. Set PORT to another port.")
         emulator.stop()

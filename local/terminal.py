@@ -51,6 +51,8 @@ def banner(url: str, emulator_url: str, workers: int, open_endpoints: bool) -> N
         f"  Every language's messages, as sent with these settings: {url}/_local/messages\n",
         "Try it:",
         f'  curl -s {url}/generate -d \'{{"channel": "sms", "destination": "+14155552671"}}\'',
-        f'  curl -s {url}/verify -d \'{{"destination": "+14155552671", "code": "<the code below>"}}\'\n',
+        f'  curl -s {url}/verify -d \'{{"destination": "+14155552671", "code": "<the code below>"}}\'',
+        f'  curl -s {url}/generate -d \'{{"channel": "voice", "destination": "+442079460000"}}\'  # a landline',
+        f'  curl -s {url}/generate -d \'{{"channel": "whatsapp", "destination": "+919876543210", "locale": "hi"}}\'\n',
     ]
     say("\n".join(lines))

@@ -5,6 +5,7 @@ In Lambda the adapters are AWS's; unit tests pass in-memory fakes through the sa
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import time
@@ -119,3 +120,36 @@ def verification_dependencies(
     deps = VerificationDependencies(**_common(settings, adapters, clock))
     _snapshot(adapters, deps.digests, ["dynamodb"])
     return deps
+
+
+def stream_dependencies(settings: Settings, rules: Any) -> Any:
+    """The pumping guard's stream consumer (not yet deployed: generate does not read its blocks)."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    from otp.aws import pumping
+    from otp.aws.clients import client
+    from otp.observability import metrics
+    from otp.use_cases.pumping import StreamDependencies
+
+    def emit(name: str, value: float) -> None:
+        if value:
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+
+    feedback = settings.sms_provider in ("eum", "notify") and settings.sms_feedback
+    if settings.digest_key_id is None:
+        raise ValueError("OTP_DIGEST_KEY_ID is required")
+    return StreamDependencies(
+        rules=rules,
+        keys=pumping.prefix_keys(settings.digest_key_id),
+        counts=pumping.DynamoDbPumpingCounts(
+            settings.table_name, functools.partial(client, "dynamodb"), rules.window_seconds
+        ),
+        emit=emit,
+        feedback=pumping.EumMessageFeedback(functools.partial(client, "pinpoint-sms-voice-v2")) if feedback else None,
+    )
+
+
+def decode_stream_records(records: list[dict[str, Any]]) -> Any:
+    from otp.aws.pumping import decode_records
+
+    return decode_records(records)

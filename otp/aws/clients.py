@@ -52,7 +52,8 @@ def client(service: str) -> Any:
 def new_session() -> botocore.session.Session:
     """A session whose loader finds the shipped models first (AWS_DATA_PATH, if set, comes next)."""
     session = botocore.session.get_session()
-    configured = session.get_config_variable("data_path")
+    # Read from the environment itself: asking the session would resolve the profile, which may not exist.
+    configured = os.environ.get("AWS_DATA_PATH")
     paths = [str(SERVICE_MODELS), *([configured] if configured else [])]
     # The loader is created lazily from this variable, on the first model load.
     session.set_config_variable("data_path", os.pathsep.join(paths))

@@ -28,9 +28,9 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from otp.aws.clients import describe_error
+from otp.domain.ports import DependencyFailure
 from otp.domain.pumping import CodeFact, PrefixKeys, PumpingRules
-from otp.ports import DependencyFailure
-from otp.use_cases.pumping import (
+from otp.domain.pumping_events import (
     Block,
     BlockTable,
     CodeEvent,
@@ -321,7 +321,7 @@ def prefix_keys(digest_key_id: str) -> PrefixKeys:
     """The record digests' secret, derived once per container from the KMS HMAC key."""
     from otp.aws.clients import client
     from otp.aws.kms import KmsSecretDeriver
-    from otp.keys import DIGEST_LABEL
+    from otp.domain.keys import DIGEST_LABEL
 
     deriver = KmsSecretDeriver(digest_key_id, functools.partial(client, "kms"))
     return PrefixKeys(functools.cache(lambda: deriver.derive(DIGEST_LABEL)))

@@ -17,14 +17,14 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
+from otp.destinations import normalize_phone
+from otp.keys import Digests, new_verification_id
+from otp.ports import PendingCode, SendPlan, Window
 
 from otp.aws.dynamodb import DynamoDbStore
 from otp.aws.kms import KmsSecretDeriver
 from otp.aws.pumping import BLOCKS_KEY, DynamoDbPumpingCounts, EumMessageFeedback, _admin, prefix_keys
-from otp.destinations import normalize_phone
 from otp.domain.pumping import prefix_of
-from otp.keys import Digests, new_verification_id
-from otp.ports import PendingCode, SendPlan, Window
 from otp.use_cases.pumping import BlockList
 from tests.helpers import REGION, TABLE
 

@@ -10,19 +10,17 @@ import logging
 from collections import Counter
 
 import pytest
+from otp.ports import DependencyFailure
 
 from bench.pumping import MemoryCounts
 from otp.domain.pumping import PrefixKeys, PumpingRules
-from otp.ports import DependencyFailure
+from otp.domain.pumping_events import CodeEvent, FeedbackDue, FeedbackFailed
 from otp.use_cases.pumping import (
     CODE_COUNTED,
     FEEDBACK_FAILED,
     PREFIX_BLOCKED,
     PREFIX_UNBLOCKED,
     BlockList,
-    CodeEvent,
-    FeedbackDue,
-    FeedbackFailed,
     StreamDependencies,
     consume,
     housekeeping,
