@@ -30,6 +30,7 @@ from bench import (
     import_time,
     latency,
     package_size,
+    pumping,
     runner_startup,
     warm_requests,
 )
@@ -64,13 +65,11 @@ def produce(quick: bool) -> list[Section]:
     costs = progress.done(cost.measure(calls, warm))
     served = progress.done(latency.measure(quick))
     startup = progress.done(runner_startup.measure(quick))
-    # ---- PUMPING: the lead wires bench/pumping.py in here (another branch writes it). ----------
-    # Add `pumping` to the imports above, then:
-    #     pumped = pumping.simulate()
-    #     pumping_section = progress.done(Section("pumping", "Pumping", pumping.markdown(pumped), {}))
-    # and put pumping_section in the list below. Until then BENCHMARKS.md keeps any "## Pumping"
-    # section as it finds it, like every section this run does not produce ("## Soak", ...).
-    return [cold, artifact, imports, digest, calls, warm, served, startup, package, costs]
+    # The pumping simulation drives the guard's rule and counting (otp.domain/use_cases.pumping).
+    text = pumping.markdown(pumping.simulate())
+    text = text.split("\n", 1)[1] if text.startswith("## ") else text
+    pumped = progress.done(Section("pumping", "Pumping", text, {}))
+    return [cold, artifact, imports, digest, calls, warm, served, startup, package, costs, pumped]
 
 
 def header(quick: bool, seconds: float) -> str:

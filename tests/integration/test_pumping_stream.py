@@ -17,18 +17,19 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import Stubber
-from otp.destinations import normalize_phone
-from otp.keys import Digests, new_verification_id
-from otp.ports import PendingCode, SendPlan, Window
 
 from otp.aws.dynamodb import DynamoDbStore
 from otp.aws.kms import KmsSecretDeriver
 from otp.aws.pumping import BLOCKS_KEY, DynamoDbPumpingCounts, EumMessageFeedback, _admin, prefix_keys
+from otp.domain.destinations import normalize_phone
+from otp.domain.entities import AttemptLimits, SendPlan, StoredCode, Window
+from otp.domain.keys import Digests, new_verification_id
 from otp.domain.pumping import prefix_of
 from otp.use_cases.pumping import BlockList
 from tests.helpers import REGION, TABLE
 
 PREFIX = "447911"
+LIMITS = AttemptLimits(max_attempts=5, failures=Window(bucket=0, limit=35, resets_at=0))
 NUMBERS = [f"+{PREFIX}1234{i:02d}" for i in range(12)]
 # Wall-clock time, since moto stamps stream records with it; on a 10 s slot boundary, as counted.
 T0 = int(time.time()) // 10 * 10
@@ -68,11 +69,10 @@ class Guarded:
 
     def deliver(self, number: str, at: int, purpose: str = "default") -> tuple[str, str]:
         record_key = self.digests.record_key(normalize_phone(number))
-        failures = Window(bucket=at // 86400, limit=30, resets_at=(at // 86400 + 1) * 86400)
-        assert self.store.take_send(SendPlan(record_key, keep_until=at + 90000, failures=failures), at) is None
+        assert self.store.take_send(SendPlan(record_key, keep_until=at + 90000), at).taken
         vid = new_verification_id(record_key, purpose)
         self.numbers[vid] = number
-        code = PendingCode(vid, purpose, "sms", normalize_phone(number).masked, at, at + 300, ciphertext=b"x")
+        code = StoredCode(vid, purpose, "sms", normalize_phone(number).masked, at, at + 300, ciphertext=b"x")
         self.store.save_code(record_key, code, keep_until=at + 90000, forget_before=at - 86400)
         return record_key, vid
 
@@ -193,7 +193,7 @@ def test_a_failed_count_is_retried_from_its_record_and_the_retry_completes_it(
 
 def test_verified_superseded_and_withdrawn_codes_count_as_the_contract_says(aws, guarded, stream):
     verified_key, verified = guarded.deliver(NUMBERS[0], T0)
-    assert guarded.store.consume(verified_key, "default", verified, T0 + 20, T0 // 86400)
+    assert guarded.store.consume(verified_key, "default", verified, T0 + 20, LIMITS)
     guarded.deliver(NUMBERS[1], T0)
     guarded.deliver(NUMBERS[1], T0 + 40)  # supersedes: both were delivered
     withdrawn_key, withdrawn = guarded.deliver(NUMBERS[2], T0 + 50)
@@ -247,7 +247,7 @@ def test_feedback_is_reported_once_a_code_that_has_its_message_id_verifies(aws, 
         ExpressionAttributeNames={"#p": "default"},
         ExpressionAttributeValues={":id": {"S": "msg-0123456789abcdef"}, ":vid": {"S": vid}},
     )
-    assert guarded.store.consume(record_key, "default", vid, T0 + 20, T0 // 86400)
+    assert guarded.store.consume(record_key, "default", vid, T0 + 20, LIMITS)
     sms_voice = boto3.client("pinpoint-sms-voice-v2", region_name=REGION)
     with Stubber(sms_voice) as stubbed:
         stubbed.add_response(

@@ -10,9 +10,9 @@ import logging
 from collections import Counter
 
 import pytest
-from otp.ports import DependencyFailure
 
 from bench.pumping import MemoryCounts
+from otp.domain.ports import DependencyFailure
 from otp.domain.pumping import PrefixKeys, PumpingRules
 from otp.domain.pumping_events import CodeEvent, FeedbackDue, FeedbackFailed
 from otp.use_cases.pumping import (
