@@ -455,3 +455,11 @@ def test_snapstart_publishes_versions_and_routes_the_api_to_them(packaged_with_s
         target = {"Fn::Join": [":", [{"Fn::GetAtt": [f"{name}LambdaFunction", "Arn"]}, "snapstart"]]}
         assert resources[f"HttpApiIntegration{name}"]["Properties"]["IntegrationUri"] == target
         assert resources[f"{name}LambdaPermissionHttpApi"]["Properties"]["FunctionName"] == target
+
+
+def test_the_packaged_dashboard_is_the_one_generated_from_the_metric_catalog(resources):
+    from deploy import dashboard
+
+    body = resources["OtpDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    assert json.loads(body) == dashboard.body()
+    assert resources["OtpDashboard"]["Properties"]["DashboardName"] == "otp-ci"
