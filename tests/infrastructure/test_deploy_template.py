@@ -106,6 +106,8 @@ def test_the_digest_key_is_an_hmac_key_only_the_functions_can_use(resources):
     assert "kms:GenerateMac" not in by_sid["AccountAdministersButCannotUseTheKey"]["Action"]
     use = by_sid["FunctionsDeriveTheDigestSecret"]
     assert use["Action"] == "kms:GenerateMac"
+    roles = [{"Fn::GetAtt": [f"{name}Role", "Arn"]} for name in ("Generate", "Verify", "Verifications")]
+    assert use["Principal"]["AWS"] == roles
     assert use["Condition"] == {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}
     # The secret is derived at run time: no template value holds it.
     assert resources["OtpDigestKeyAlias"]["Properties"]["AliasName"] == "alias/otp-ci-digests"
@@ -134,16 +136,76 @@ def test_each_function_has_its_own_role(resources):
     assert resources["VerificationsPolicy"]["Properties"]["Roles"] == [{"Ref": "VerificationsRole"}]
 
 
-def test_the_status_and_cancel_role_holds_no_kms_permission(resources):
+CODE_CONTEXT_ONLY = {
+    "ForAllValues:StringEquals": {"kms:EncryptionContextKeys": ["otp:record", "otp:verification_id", "otp:purpose"]},
+    "Null": {"kms:EncryptionContextKeys": "false"},  # a request without any context is refused too
+}
+HMAC_SHA_256_ONLY = {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}
+CODE_KEY = {"Fn::If": ["CreateKmsKey", {"Fn::GetAtt": ["OtpKey", "Arn"]}, {"Ref": "KmsKeyArn"}]}
+DIGEST_KEY = {"Fn::If": ["CreateDigestKey", {"Fn::GetAtt": ["OtpDigestKey", "Arn"]}, {"Ref": "DigestKeyArn"}]}
+TABLE = {"Fn::GetAtt": ["OtpTable", "Arn"]}
+
+
+def only_items(prefix: str) -> dict:
+    return {
+        "ForAllValues:StringLike": {"dynamodb:LeadingKeys": [f"{prefix}#*"]},
+        "Null": {"dynamodb:LeadingKeys": "false"},
+    }
+
+
+def policy_by_sid(resources: dict, policy: str) -> dict[str, dict]:
+    return {s["Sid"]: s for s in statements(resources, policy)}
+
+
+def test_every_table_grant_is_scoped_to_its_item_kinds(resources):
+    for policy in ("GeneratePolicy", "VerifyPolicy", "VerificationsPolicy"):
+        for statement in statements(resources, policy):
+            listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if any(action.startswith("dynamodb:") for action in listed):
+                assert statement["Resource"] == TABLE, (policy, statement["Sid"])
+                leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
+                assert statement["Condition"] == only_items(leading[0].removesuffix("#*")), (policy, statement["Sid"])
+
+
+def test_every_kms_grant_carries_its_condition_in_the_role_policy_itself(resources):
+    expected = {
+        "kms:Encrypt": CODE_CONTEXT_ONLY,
+        "kms:Decrypt": CODE_CONTEXT_ONLY,
+        "kms:GenerateMac": HMAC_SHA_256_ONLY,
+    }
+    seen = set()
+    for policy in ("GeneratePolicy", "VerifyPolicy", "VerificationsPolicy"):
+        for statement in statements(resources, policy):
+            if str(statement["Action"]).startswith("kms:"):
+                assert statement["Action"] in expected, (policy, statement["Action"])
+                assert statement["Condition"] == expected[statement["Action"]], (policy, statement["Sid"])
+                key = DIGEST_KEY if statement["Action"] == "kms:GenerateMac" else CODE_KEY
+                assert statement["Resource"] == key, (policy, statement["Sid"])
+                seen.add((policy, statement["Action"]))
+    assert seen == {
+        ("GeneratePolicy", "kms:Encrypt"),
+        ("GeneratePolicy", "kms:GenerateMac"),
+        ("VerifyPolicy", "kms:Decrypt"),
+        ("VerifyPolicy", "kms:GenerateMac"),
+        ("VerificationsPolicy", "kms:GenerateMac"),
+    }
+
+
+def test_the_status_and_cancel_role_holds_only_the_digest_secret_of_kms(resources):
     assert actions(resources, "VerificationsPolicy") == {
         "dynamodb:GetItem",
         "dynamodb:UpdateItem",
+        "kms:GenerateMac",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
-    for key in ("OtpKey", "OtpDigestKey"):
-        principals = json.dumps(resources[key]["Properties"]["KeyPolicy"])
-        assert "VerificationsRole" not in principals
+    sids = policy_by_sid(resources, "VerificationsPolicy")
+    assert sids["ReadAndCancelVerifications"]["Condition"] == only_items("dest")
+    assert sids["DeriveTheDigestSecret"]["Condition"] == HMAC_SHA_256_ONLY
+    assert "VerificationsRole" not in json.dumps(resources["OtpKey"]["Properties"]["KeyPolicy"])
+    digest_users = {s["Sid"]: s for s in resources["OtpDigestKey"]["Properties"]["KeyPolicy"]["Statement"]}
+    principals = digest_users["FunctionsDeriveTheDigestSecret"]["Principal"]["AWS"]
+    assert {"Fn::GetAtt": ["VerificationsRole", "Arn"]} in principals
 
 
 def test_generate_role_holds_exactly_what_generate_uses(resources):
@@ -159,17 +221,29 @@ def test_generate_role_holds_exactly_what_generate_uses(resources):
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
-    by_sid = {s["Sid"]: s for s in statements(resources, "GeneratePolicy")}
-    assert by_sid["StoreCodesCountersAndIdempotencyRecords"]["Resource"] == {"Fn::GetAtt": ["OtpTable", "Arn"]}
-    assert by_sid["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": ["GenerateLogGroup", "Arn"]}
-    ses = json.dumps(by_sid["SendEmailFromTheSenderIdentity"]["Resource"])
+    sids = policy_by_sid(resources, "GeneratePolicy")
+    # Reading, replacing and deleting items is for Idempotency-Key records only; destination
+    # records and per-IP counters are only ever updated.
+    assert sids["KeepIdempotencyRecords"]["Condition"] == only_items("idem")
+    assert set(sids["KeepIdempotencyRecords"]["Action"]) == {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:GetItem",
+    }
+    assert sids["ChargeAndStoreCodesOfDestinations"]["Action"] == "dynamodb:UpdateItem"
+    assert sids["ChargeAndStoreCodesOfDestinations"]["Condition"] == only_items("dest")
+    assert sids["CountSendsPerNetwork"]["Action"] == "dynamodb:UpdateItem"
+    assert sids["CountSendsPerNetwork"]["Condition"] == only_items("ip")
+    assert sids["EncryptCodes"]["Condition"] == CODE_CONTEXT_ONLY
+    assert sids["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": ["GenerateLogGroup", "Arn"]}
+    ses = json.dumps(sids["SendEmailFromTheSenderIdentity"]["Resource"])
     assert ":identity/" in ses and "*" not in ses
     # SMS to a number has no ARN; every topic is denied, so the role cannot publish to any of them.
-    deny = by_sid["NeverPublishToTopics"]
+    deny = sids["NeverPublishToTopics"]
     assert deny["Effect"] == "Deny" and deny["Action"] == "sns:Publish"
     assert deny["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:sns:*:*:*"}
-    digest = by_sid["DeriveTheDigestSecret"]["Resource"]
-    assert digest == {"Fn::If": ["CreateDigestKey", {"Fn::GetAtt": ["OtpDigestKey", "Arn"]}, {"Ref": "DigestKeyArn"}]}
+    assert sids["DeriveTheDigestSecret"]["Resource"] == DIGEST_KEY
 
 
 def test_verify_role_holds_exactly_what_verify_uses(resources):
@@ -180,8 +254,10 @@ def test_verify_role_holds_exactly_what_verify_uses(resources):
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
-    by_sid = {s["Sid"]: s for s in statements(resources, "VerifyPolicy")}
-    assert by_sid["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": ["VerifyLogGroup", "Arn"]}
+    sids = policy_by_sid(resources, "VerifyPolicy")
+    assert sids["CountAttemptsAndConsumeCodes"]["Condition"] == only_items("dest")
+    assert sids["DecryptCodes"]["Condition"] == CODE_CONTEXT_ONLY
+    assert sids["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": ["VerifyLogGroup", "Arn"]}
 
 
 def test_no_wildcard_actions_are_granted(template):
