@@ -92,6 +92,12 @@ package: venv node
 deploy: venv node
 	npx serverless deploy --stage $(STAGE) --region $(REGION)
 
+# The real `serverless deploy` against an AWS emulator (moto on 127.0.0.1, throw-away credentials),
+# then the IAM proof: each handler's AWS requests, evaluated against its role (deploy/emulated.py).
+.PHONY: deploy-emulated
+deploy-emulated: venv node
+	$(PY) -m deploy.emulated
+
 bench: venv node
 	$(PY) -m bench.run
 
