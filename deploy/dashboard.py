@@ -76,7 +76,7 @@ COUNTRY_QUERY = (
 def _widget(kind: str, position: tuple[int, int, int], title: str, **properties: Any) -> dict[str, Any]:
     x, y, width = position
     view = "table" if kind == "log" else "timeSeries"
-    common = {"title": title, "region": "${AWS::Region}", "view": view}
+    common: dict[str, Any] = {"title": title, "region": "${AWS::Region}", "view": view}
     if kind == "metric":
         common.update({"stat": properties.pop("stat", "Sum"), "period": 300})
     return {"type": kind, "x": x, "y": y, "width": width, "height": 6, "properties": {**common, **properties}}

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -61,7 +63,27 @@ def _clients(endpoint: str) -> Any:
     return client
 
 
-def serverless_deploy(endpoint: str) -> None:
+# What `serverless deploy` reads; the dependencies are linked, not copied.
+SERVICE_FILES = ("serverless.yml", "package.json", "package-lock.json", "requirements.txt", "deploy", "handlers", "otp")
+LINKED = ("node_modules", ".venv")
+
+
+def stage_service(folder: Path) -> Path:
+    """A copy of the service to deploy from: the framework and its Python plugin write into the
+    service's own .serverless/, which `make package`, the benchmarks and the template tests use too."""
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    for name in SERVICE_FILES:
+        source = ROOT / name
+        if source.is_dir():
+            shutil.copytree(source, folder / name, ignore=ignore)
+        else:
+            shutil.copy2(source, folder / name)
+    for name in LINKED:
+        (folder / name).symlink_to((ROOT / name).resolve(), target_is_directory=True)
+    return folder
+
+
+def serverless_deploy(endpoint: str, service: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
         AWS_ENDPOINT_URL=endpoint,
@@ -73,7 +95,7 @@ def serverless_deploy(endpoint: str) -> None:
     command = ["npx", "--no-install", "serverless", "deploy", "--stage", STAGE, "--region", REGION]
     command.append(f"--param=emailSender={EMAIL_SENDER}")
     finished = subprocess.run(  # noqa: S603 (a fixed command)
-        command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=DEPLOY_TIMEOUT_SECONDS
+        command, cwd=service, env=env, capture_output=True, text=True, timeout=DEPLOY_TIMEOUT_SECONDS
     )
     if finished.returncode != 0:
         raise RuntimeError(f"serverless deploy failed:\n{finished.stdout[-4000:]}\n{finished.stderr[-4000:]}")
@@ -161,13 +183,14 @@ def sms_code_reader(region: str, length: int) -> Any:
 
 
 def deploy_and_exercise() -> Deployment:
-    with running(REGION) as emulator:
+    with running(REGION) as emulator, tempfile.TemporaryDirectory(prefix="otp-deploy-emulated-") as folder:
         started = time.perf_counter()
         prepare(emulator)
-        serverless_deploy(emulator.endpoint)
+        service = stage_service(Path(folder))
+        serverless_deploy(emulator.endpoint, service)
         deployed = time.perf_counter()
         # `serverless deploy` leaves the template it deployed here.
-        deployment = read_back(emulator, ROOT / ".serverless")
+        deployment = read_back(emulator, service / ".serverless")
         length = int(deployment.functions["generate"].environment.get("OTP_CODE_LENGTH", "6"))
         done = scenario.exercise(
             deployment.functions, emulator.endpoint, REGION, ACCOUNT_ID, sms_code_reader(REGION, length)

@@ -136,7 +136,7 @@ class Emulator:
         original_key = _keys_as_the_template_describes_them()
         self._restore.append(lambda: setattr(kms_models.Key, "create_from_cloudformation_json", original_key))
         original_validate = backend.validate_template
-        backend.validate_template = lambda self, template: []  # type: ignore[method-assign,assignment]
+        backend.validate_template = lambda self, template: []  # type: ignore[method-assign]
         self._restore.append(lambda: setattr(backend, "validate_template", original_validate))
         warnings.filterwarnings("ignore", message=_UNSUPPORTED_PREFIX + ".*")
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -165,7 +165,7 @@ class Emulator:
         arn = str(layer["LayerVersionArn"])
         parameters = ssm_models.ssm_backends[ACCOUNT_ID][self.region]._parameters
         parameters[parameter_name].append(
-            ssm_models.Parameter(
+            ssm_models.Parameter(  # type: ignore[abstract]
                 account_id=ACCOUNT_ID,
                 name=parameter_name,
                 value=arn,

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from deploy.recorder import IamRequest
+from deploy.recorder import Context, IamRequest
 from deploy.scenario import DeployedFunction
 from deploy.template_values import Resolver, StackValues
 
@@ -57,7 +57,8 @@ class Proof:
 
     def summary(self) -> str:
         return (
-            f"iam: {self.requests} requests by {self.functions} functions allowed, {len(self.denied)} denied; "
+            f"iam: {self.requests - len(self.denied)} requests by {self.functions} functions allowed, "
+            f"{len(self.denied)} denied; "
             f"negative controls denied: {self.controls_denied} of {self.controls}"
         )
 
@@ -78,7 +79,7 @@ def controls_from(requests: list[IamRequest]) -> list[Control]:
     destination, idempotency = first("generate", update, "dest#"), first("generate", "dynamodb:PutItem")
     code_keys = decrypt.context["kms:EncryptionContextKeys"]
     other_keys = {**decrypt.context, "kms:EncryptionContextKeys": [*code_keys, "otp:other"]}
-    other_algorithm = {"kms:MacAlgorithm": "HMAC_SHA_512"}
+    other_algorithm: Context = {"kms:MacAlgorithm": "HMAC_SHA_512"}
     no_context = {k: v for k, v in encrypt.context.items() if not k.startswith("kms:EncryptionContext")}
     return [
         Control("verify sends an SMS", replace(sms, function="verify")),

@@ -85,7 +85,7 @@ class Recorder:
             return client
 
         self._original = original
-        botocore.session.Session.create_client = create_client  # type: ignore[method-assign]
+        botocore.session.Session.create_client = create_client  # type: ignore[method-assign,assignment]
 
     def uninstall(self) -> None:
         if self._original is not None:

@@ -87,8 +87,8 @@ class Resolver:
                 return self.resolve(when_true if self.condition(name) else when_false)
             if function.startswith("Fn::"):
                 return self._function(function, argument)
-        resolved = {key: self.resolve(value) for key, value in node.items()}
-        return {key: value for key, value in resolved.items() if value is not _NO_VALUE}
+        members = {key: self.resolve(value) for key, value in node.items()}
+        return {key: value for key, value in members.items() if value is not _NO_VALUE}
 
     def _function(self, function: str, argument: Any) -> Any:
         if function == "Fn::Sub":
