@@ -157,3 +157,32 @@ def test_an_unused_statement_needs_its_reason_beside_it(run):
     assert not proof.holds
     stale = recheck(run, run["template"], reasons={"VerifyPolicy/DecryptCodes": "said to be unused"})
     assert stale.stale == ["VerifyPolicy/DecryptCodes"] and not stale.holds
+
+
+def test_the_emulator_stops_and_undoes_its_patches_when_a_step_fails():
+    import socket
+
+    from moto.cloudformation import models, parsing
+    from moto.kms import models as kms_models
+
+    from deploy.emulator import running
+
+    originals = (
+        parsing.clean_json,
+        models.CloudFormationBackend.validate_template,
+        models.CloudFormationBackend.execute_change_set,
+        kms_models.Key.__dict__["create_from_cloudformation_json"],
+    )
+    with pytest.raises(RuntimeError, match="a step failed"), running("ap-south-1") as emulator:
+        port = int(emulator.endpoint.rsplit(":", 1)[1])
+        assert parsing.clean_json is not originals[0]
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
+        raise RuntimeError("a step failed")
+    assert (
+        parsing.clean_json,
+        models.CloudFormationBackend.validate_template,
+        models.CloudFormationBackend.execute_change_set,
+        kms_models.Key.__dict__["create_from_cloudformation_json"],
+    ) == originals
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
