@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 STAGE = "emulated"
 REGION = "ap-south-1"
 EMAIL_SENDER = "otp@example.com"
+SES_CONFIGURATION_SET = "otp-emulated-events"
 DEPLOY_TIMEOUT_SECONDS = 600
 
 
@@ -93,7 +94,7 @@ def serverless_deploy(endpoint: str, service: Path) -> None:
         SLS_TELEMETRY_DISABLED="1",
     )
     command = ["npx", "--no-install", "serverless", "deploy", "--stage", STAGE, "--region", REGION]
-    command.append(f"--param=emailSender={EMAIL_SENDER}")
+    command += [f"--param=emailSender={EMAIL_SENDER}", f"--param=sesConfigurationSet={SES_CONFIGURATION_SET}"]
     finished = subprocess.run(  # noqa: S603 (a fixed command)
         command, cwd=service, env=env, capture_output=True, text=True, timeout=DEPLOY_TIMEOUT_SECONDS
     )
@@ -160,13 +161,14 @@ def read_back(emulator: Emulator, package_dir: Path) -> Deployment:
 
 
 def prepare(emulator: Emulator) -> None:
-    """What an operator has in place before a deploy: the public layer, a verified email sender."""
+    """What an operator has in place before a deploy: the public layer, a verified sender, a configuration set."""
     from local import stack
 
     parameter = stack.load()["resources"]["Parameters"]["PowertoolsLayerArn"]["Default"]
     client = _clients(emulator.endpoint)
     emulator.provide_public_layer(client("lambda"), parameter)
     client("sesv2").create_email_identity(EmailIdentity=EMAIL_SENDER)
+    client("sesv2").create_configuration_set(ConfigurationSetName=SES_CONFIGURATION_SET)
 
 
 def sms_code_reader(region: str, length: int) -> Any:

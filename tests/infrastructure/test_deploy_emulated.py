@@ -186,3 +186,14 @@ def test_the_emulator_stops_and_undoes_its_patches_when_a_step_fails():
     ) == originals
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
+
+
+def test_a_send_naming_a_configuration_set_needs_that_set_in_the_role(run):
+    """SES authorizes SendEmail against the configuration set too; the deploy sets one (sesConfigurationSet)."""
+    template = copy.deepcopy(run["template"])
+    for statement in template["Resources"]["GeneratePolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+        if "Fn::If" in statement and statement["Fn::If"][1]["Sid"] == "SendEmailFromTheSenderIdentity":
+            resources = statement["Fn::If"][1]["Resource"]
+            resources[:] = [r for r in resources if "HasSesConfigurationSet" not in json.dumps(r)]
+    proof = recheck(run, template)
+    assert [line for line in proof.denied if "ses:SendEmail" in line and "configuration-set/" in line], proof.denied

@@ -190,3 +190,19 @@ def test_no_wildcard_actions_are_granted(template):
     assert granted and all("*" not in action for action in granted), granted
     # The framework's deployment bucket denies every S3 action over plain HTTP; a wildcard that denies.
     assert sorted(denied) == ["s3:*", "sns:Publish"]
+
+
+def test_email_may_name_the_configuration_set_the_deploy_sets_and_no_other(resources, template):
+    [ses] = [s for s in statements(resources, "GeneratePolicy") if s["Sid"] == "SendEmailFromTheSenderIdentity"]
+    configuration_set = {
+        "Fn::If": [
+            "HasSesConfigurationSet",
+            {
+                "Fn::Sub": "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}"
+                ":configuration-set/${SesConfigurationSet}"
+            },
+            {"Ref": "AWS::NoValue"},
+        ]
+    }
+    assert configuration_set in ses["Resource"]
+    assert template["Parameters"]["SesConfigurationSet"]["Default"] == ""
