@@ -100,6 +100,12 @@ deploy: venv node
 smoke: venv node
 	$(PY) -m deploy.smoke --stage $(if $(filter command line environment,$(origin STAGE)),$(STAGE),smoke) --region $(REGION) $(SMOKE_ARGS)
 
+# The real `serverless deploy` against an AWS emulator (moto on 127.0.0.1, throw-away credentials),
+# then the IAM proof: each handler's AWS requests, evaluated against its role (deploy/emulated.py).
+.PHONY: deploy-emulated
+deploy-emulated: venv node
+	$(PY) -m deploy.emulated
+
 bench: venv node
 	$(PY) -m bench.run
 

@@ -1,11 +1,13 @@
 """What the local runner needs from serverless.yml: routes, handlers and the table's shape.
 
-serverless.yml is the one description of the deployment; reading it here keeps the local API and
-the local table the same as the deployed ones.
+serverless.yml and the files it includes (``${file(deploy/resources/...)}``) are the one
+description of the deployment; reading them here keeps the local API and the local table the same
+as the deployed ones.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import urllib.parse
 from dataclasses import dataclass
@@ -61,9 +63,60 @@ class TableShape:
     ttl_attribute: str | None
 
 
-def load(path: Path = SERVERLESS_YML) -> dict[str, Any]:
+# A whole value that is a file reference, as the framework writes it: ${file(path)} or ${file(path):key}.
+_FILE_REFERENCE = re.compile(r"\$\{file\(([^)]+)\)(?::([\w.]+))?\}")
+
+
+def _read(path: Path) -> Any:
     with path.open() as stream:
+        if path.suffix == ".json":
+            return json.load(stream)
         return yaml.load(stream, Loader=_CloudFormationLoader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def _include(node: Any, service_dir: Path) -> Any:
+    """Replaces each ${file(...)} value with that file's content, as the framework does."""
+    if isinstance(node, dict):
+        return {key: _include(value, service_dir) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_include(value, service_dir) for value in node]
+    if isinstance(node, str):
+        reference = _FILE_REFERENCE.fullmatch(node.strip())
+        if reference:
+            content = _include(_read(service_dir / reference.group(1)), service_dir)
+            address = reference.group(2)
+            for key in address.split(".") if address else ():
+                content = content[key]
+            return content
+    return node
+
+
+def _merged(parts: list[Any]) -> dict[str, Any]:
+    """A list of resource blocks merged into one, key by key, as the framework merges them."""
+    merged: dict[str, Any] = {}
+    for part in parts:
+        _merge_into(merged, part or {})
+    return merged
+
+
+def _merge_into(target: dict[str, Any], source: dict[str, Any]) -> None:
+    for key, value in source.items():
+        if isinstance(value, dict) and isinstance(target.get(key), dict):
+            _merge_into(target[key], value)
+        else:
+            target[key] = value
+
+
+def load(path: Path = SERVERLESS_YML, service_dir: Path = ROOT) -> dict[str, Any]:
+    """The configuration with its included files in place.
+
+    Included paths are relative to the service directory, the project root, also for a copy of
+    serverless.yml kept elsewhere (the benchmarks add a route to one in a temporary folder).
+    """
+    config = _include(_read(path), service_dir)
+    if isinstance(config.get("resources"), list):
+        config["resources"] = _merged(config["resources"])
+    return config
 
 
 def routes(config: dict[str, Any]) -> list[Route]:

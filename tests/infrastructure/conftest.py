@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -35,3 +36,13 @@ def packaged(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def packaged_with_snapstart(tmp_path_factory) -> Path:
     return package(tmp_path_factory.mktemp("serverless-package-snapstart"), "snapStart=true")
+
+
+@pytest.fixture(scope="session")
+def template(packaged: Path) -> dict:
+    return json.loads((packaged / "cloudformation-template-update-stack.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def resources(template: dict) -> dict:
+    return template["Resources"]
