@@ -27,10 +27,10 @@ REFUSAL_PREFIX = "RateLimitedBy"
 # The send limits in the order the code checks them; a limit added later is shown after these.
 SEND_LIMIT_REFUSALS = (
     "RateLimitedByCooldown",
-    "RateLimitedByDestinationWindow",
-    "RateLimitedByFailureLimit",
-    "RateLimitedBySourceIp",
-    "RateLimitedByConflict",
+    "RateLimitedByWindow",
+    "RateLimitedByIp",
+    "RateLimitedByFailuresNetwork",
+    "RateLimitedByFailuresDestination",
 )
 OTHER_REFUSALS = (
     "DestinationNotAllowed",
@@ -40,6 +40,7 @@ OTHER_REFUSALS = (
     "NotFound",
     "InvalidRequest",
     "EndUserIpMissing",
+    "TestDestinationUsed",
 )
 FAILURES = ("DeliveryFailed", "ServiceUnavailable", "InternalError")
 NOT_ON_THE_DASHBOARD = {

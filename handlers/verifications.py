@@ -5,5 +5,6 @@ from otp.config import load_settings
 from otp.http.app import lambda_entry
 from otp.http.verifications import create_app
 
-app = create_app(verification_dependencies(load_settings()))
+deps = verification_dependencies(load_settings())
+app = create_app(deps)
 lambda_handler = lambda_entry(app)

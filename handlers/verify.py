@@ -5,5 +5,6 @@ from otp.config import load_settings
 from otp.http.app import lambda_entry
 from otp.http.verify import create_app
 
-app = create_app(verify_dependencies(load_settings()))
+deps = verify_dependencies(load_settings())
+app = create_app(deps)
 lambda_handler = lambda_entry(app)

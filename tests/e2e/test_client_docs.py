@@ -41,7 +41,7 @@ def local_aws(signed_runner: Runner) -> dict[str, str]:
     """What the page tells a reader to export, and nothing of the test process's own AWS settings."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     env.update(
-        OTP_API=signed_runner.url, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_REGION="ap-south-1"
+        SERVICE_URL=signed_runner.url, AWS_ACCESS_KEY_ID="local", AWS_SECRET_ACCESS_KEY="local", AWS_REGION="ap-south-1"
     )
     return env
 
@@ -82,7 +82,7 @@ const phone = process.argv[2];
 const results = {};
 const sent = await sendCode(phone, "203.0.113.7");
 results.sent = sent;
-const outbox = await (await fetch(process.env.OTP_API + "/_local/outbox")).json();
+const outbox = await (await fetch(process.env.SERVICE_URL + "/_local/outbox")).json();
 const code = outbox.messages.filter((m) => m.destination === phone).at(-1).body.match(/\\d{6}/)[0];
 const wrong = String((Number(code) + 1) % 1000000).padStart(6, "0");
 try {

@@ -173,18 +173,26 @@ def test_the_emulator_stops_and_undoes_its_patches_when_a_step_fails():
         models.CloudFormationBackend.execute_change_set,
         kms_models.Key.__dict__["create_from_cloudformation_json"],
     )
-    with pytest.raises(RuntimeError, match="a step failed"), running("ap-south-1") as emulator:
-        port = int(emulator.endpoint.rsplit(":", 1)[1])
-        assert parsing.clean_json is not originals[0]
-        socket.create_connection(("127.0.0.1", port), timeout=2).close()
-        raise RuntimeError("a step failed")
+    seen: dict[str, object] = {}
+
+    def a_failing_step() -> None:
+        with running("ap-south-1") as emulator:
+            seen["port"] = int(emulator.endpoint.rsplit(":", 1)[1])
+            seen["patched"] = parsing.clean_json is not originals[0]
+            socket.create_connection(("127.0.0.1", seen["port"]), timeout=2).close()
+            raise RuntimeError("a step failed")
+
+    with pytest.raises(RuntimeError, match="a step failed"):
+        a_failing_step()
+    assert seen["patched"] is True
+    port = seen["port"]
     assert (
         parsing.clean_json,
         models.CloudFormationBackend.validate_template,
         models.CloudFormationBackend.execute_change_set,
         kms_models.Key.__dict__["create_from_cloudformation_json"],
     ) == originals
-    with pytest.raises(OSError):
+    with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()
 
 
