@@ -88,6 +88,7 @@ class Verification:
     ended: str | None = None  # the terminal status, once something ended it
     ended_at: int | None = None
     superseded_by_failed_send: bool = False
+    kept_past_a_failed_send: bool = False  # still the replaced code when a newer one was stored after it
 
     @property
     def expires_at(self) -> int:
@@ -210,6 +211,8 @@ class Reference:
         if previous is not None:
             state.replaced[verification.purpose] = previous
             self._end(previous, "superseded")
+        elif verification.purpose in state.replaced:
+            state.replaced[verification.purpose].kept_past_a_failed_send = True
         state.newest[verification.purpose] = verification
         self.verifications[verification.vid] = verification
 
