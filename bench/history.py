@@ -103,12 +103,12 @@ class Traffic:
             with self._lock:
                 self._seed += 1
                 self._local.rng = random.Random(self._seed)
-        return self._local.rng  # type: ignore[no-any-return]
+        return self._local.rng
 
     def _http(self) -> requests.Session:
         if not hasattr(self._session, "value"):
             self._session.value = requests.Session()
-        return self._session.value  # type: ignore[no-any-return]
+        return self._session.value
 
     def one(self) -> Operation:
         rng = self._rng()

@@ -85,7 +85,7 @@ def a_code_verifies_at_most_once(ops: list[Operation], limits: Limits) -> Iterab
 
 
 def nothing_verifies_once_canceled_or_replaced(ops: list[Operation], limits: Limits) -> Iterable[str]:
-    canceled_at = {}
+    canceled_at: dict[str, float] = {}
     for op in ops:
         if op.route == "cancel" and op.status == 200 and op.vid is not None:
             canceled_at[op.vid] = min(op.completed, canceled_at.get(op.vid, op.completed))

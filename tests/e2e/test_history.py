@@ -124,3 +124,15 @@ def test_a_refusal_with_a_cause_passes():
     assert check([issued(100), canceled(101), refused(102)], LIMITS) == []
     spent = [wrong(101, 2), wrong(102, 1), wrong(103, 0)]
     assert check([issued(100), *spent, refused(104, 429, "too_many_attempts")], LIMITS) == []
+
+
+def test_the_soak_report_replaces_only_its_own_section(tmp_path):
+    from bench.soak import write_section
+
+    page = tmp_path / "BENCHMARKS.md"
+    page.write_text("# Benchmarks\n\n## Cold start\n\nrows\n")
+    write_section("## Soak\n\nfirst\n", page)
+    assert page.read_text() == "# Benchmarks\n\n## Cold start\n\nrows\n\n## Soak\n\nfirst\n"
+    page.write_text(page.read_text() + "\n## Cost model\n\nkept\n")
+    write_section("## Soak\n\nsecond\n", page)
+    assert page.read_text() == "# Benchmarks\n\n## Cold start\n\nrows\n\n## Soak\n\nsecond\n\n## Cost model\n\nkept\n"
