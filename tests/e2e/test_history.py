@@ -50,8 +50,9 @@ def test_concurrent_traffic_leaves_a_history_every_check_accepts(history_runner)
     print(f"history over HTTP: {len(traffic.history)} operations, {dict(answers)}")
     assert check(traffic.history, LIMITS) == []
     # The traffic reached what the checks are about: approvals, wrong codes, refusals, cancels.
-    for seen in ("generate 201", "generate 429", "verify 200", "verify 403", "cancel 200"):
+    for seen in ("generate 201", "generate 429", "verify 200", "verify 403"):
         assert answers[seen] > 0, (seen, answers)
+    assert answers["cancel 200"] + answers["cancel 409"] > 0, answers
 
 
 # ---- the checks themselves, on histories made by hand ---------------------------------------
