@@ -114,3 +114,9 @@ fuzz: venv
 
 clean:
 	rm -rf $(VENV) node_modules .serverless .requirements-cache .pytest_cache .ruff_cache .hypothesis
+
+# Mixed traffic against the runner at a steady rate, with the checked history (bench/soak.py);
+# writes the `## Soak` section of BENCHMARKS.md. SOAK_SECONDS (default 600) and SOAK_RATE override.
+.PHONY: soak
+soak: $(RUN_STAMP)
+	$(PY) -m bench.soak
