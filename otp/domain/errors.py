@@ -114,6 +114,18 @@ class Expired(OtpError):
     default_message = "The code has expired. Request a new one."
 
 
+class OriginNotAllowed(OtpError):
+    status = 403
+    code = "origin_not_allowed"
+    default_message = "Requests from this web origin are not allowed."
+
+
+class UnsupportedMediaType(OtpError):
+    status = 415
+    code = "unsupported_media_type"
+    default_message = "The body must be sent as application/json."
+
+
 class PayloadTooLarge(OtpError):
     status = 413
     code = "payload_too_large"

@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.logging import correlation_paths
 
 from otp.domain.errors import InternalError, NotFound, OtpError
-from otp.http.body import JSON, prepare
+from otp.http.body import JSON, check_open_route, prepare
 from otp.http.errors import body_of, count_refusal, invalid_request
 from otp.observability import logger, metrics
 
@@ -20,9 +20,10 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 class OtpResolver(APIGatewayHttpResolver):
     """A resolver whose error bodies carry ``"verified": false`` when its routes are /verify's."""
 
-    def __init__(self, *, errors_say_unverified: bool = False) -> None:
+    def __init__(self, *, errors_say_unverified: bool = False, cors_origins: frozenset[str] = frozenset()) -> None:
         super().__init__(enable_validation=True)
         self.errors_say_unverified = errors_say_unverified
+        self.cors_origins = cors_origins
 
     @property
     def channel(self) -> str:
@@ -39,8 +40,8 @@ class OtpResolver(APIGatewayHttpResolver):
         )
 
 
-def create_resolver(*, errors_say_unverified: bool = False) -> OtpResolver:
-    app = OtpResolver(errors_say_unverified=errors_say_unverified)
+def create_resolver(*, errors_say_unverified: bool = False, cors_origins: frozenset[str] = frozenset()) -> OtpResolver:
+    app = OtpResolver(errors_say_unverified=errors_say_unverified, cors_origins=cors_origins)
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
@@ -65,6 +66,7 @@ def create_resolver(*, errors_say_unverified: bool = False) -> OtpResolver:
 def serve(app: OtpResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Resolve one API Gateway HTTP API (payload 2.0) event."""
     try:
+        check_open_route(event, app.cors_origins)
         prepared = prepare(event)
     except OtpError as error:
         response = app.refuse(error)

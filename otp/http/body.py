@@ -7,7 +7,12 @@ import binascii
 import json
 from typing import Any
 
-from otp.domain.errors import InvalidRequest, PayloadTooLarge
+from otp.domain.errors import (
+    InvalidRequest,
+    OriginNotAllowed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from otp.http.models import MAX_BODY_BYTES
 
 JSON = "application/json"
@@ -34,6 +39,26 @@ def prepare(event: dict[str, Any]) -> dict[str, Any]:
     headers = {str(k).lower(): v for k, v in (event.get("headers") or {}).items()}
     headers["content-type"] = JSON
     return {**event, "headers": headers, "body": text, "isBase64Encoded": False}
+
+
+def check_open_route(event: dict[str, Any], allowed_origins: frozenset[str]) -> None:
+    """Open routes can be reached by any web page through its visitors' browsers ("Who is the caller").
+
+    A form or text/plain POST needs no CORS preflight, so anything but JSON is refused before
+    anything else; an Origin outside the configured ones is refused next. Under IAM a browser
+    cannot sign, so neither check applies there.
+    """
+    if ((event.get("requestContext") or {}).get("authorizer") or {}).get("iam") is not None:
+        return
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    method = ((event.get("requestContext") or {}).get("http") or {}).get("method", "")
+    media_type = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    has_body = bool((event.get("body") or "").strip())
+    if method == "POST" and (media_type not in ("", JSON) or (media_type == "" and has_body)):
+        raise UnsupportedMediaType()
+    origin = headers.get("origin")
+    if origin is not None and origin not in allowed_origins:
+        raise OriginNotAllowed()
 
 
 def _raw_body(event: dict[str, Any]) -> bytes:

@@ -30,10 +30,19 @@ GENERATE_RESPONSES: dict[int, OpenAPIResponse] = {
         "content": {"application/json": {"model": GenerateResponse}},
     },
     400: _error("`invalid_request`: a field is missing, malformed or unknown (see `error.details`).", ErrorResponse),
-    403: _error("`destination_not_allowed`: a number class or country that codes are not sent to.", ErrorResponse),
+    403: _error(
+        "`destination_not_allowed` (with `reason`: country, number_type), or on open routes `origin_not_allowed`.",
+        ErrorResponse,
+    ),
+    415: _error("`unsupported_media_type`: open routes take application/json only.", ErrorResponse),
     409: _error("`idempotency_conflict` or `request_in_progress` for this Idempotency-Key.", ErrorResponse),
     413: _error("`payload_too_large`: the body is over 4 KiB.", ErrorResponse),
-    429: _error("`rate_limited`: a send limit; `error.retry_after` repeats Retry-After.", ErrorResponse, True),
+    429: _error(
+        "`rate_limited`: a send limit; `error.retry_after` repeats Retry-After, `error.reason` names the limit "
+        "(cooldown, window, ip, failures_network, failures_destination).",
+        ErrorResponse,
+        True,
+    ),
     500: _error("`internal_error`: an unexpected fault; `error.request_id` names it in the logs.", ErrorResponse),
     502: _error("`delivery_failed`: SNS or SES refused the message; no code is pending.", ErrorResponse),
     503: _error("`service_unavailable`: KMS or DynamoDB failed after retries.", ErrorResponse, True),
@@ -45,7 +54,12 @@ VERIFY_RESPONSES: dict[int, OpenAPIResponse] = {
         "content": {"application/json": {"model": VerifyResponse}},
     },
     400: _error("`invalid_request`: malformed; a malformed code costs no attempt.", VerifyErrorResponse),
-    403: _error("`invalid_code`: wrong code; `error.attempts_remaining` after this attempt.", VerifyErrorResponse),
+    403: _error(
+        "`invalid_code`: wrong code; `error.attempts_remaining` after this attempt. On open routes also "
+        "`origin_not_allowed`.",
+        VerifyErrorResponse,
+    ),
+    415: _error("`unsupported_media_type`: open routes take application/json only.", VerifyErrorResponse),
     404: _error("`not_found`: nothing pending (never sent, used, superseded or purged).", VerifyErrorResponse),
     410: _error("`expired`: the code's validity has passed.", VerifyErrorResponse),
     413: _error("`payload_too_large`: the body is over 4 KiB.", VerifyErrorResponse),

@@ -18,7 +18,7 @@ from otp.use_cases.issue_code import IssueRequest, issue_code
 
 
 def create_app(deps: GenerateDependencies) -> OtpResolver:
-    app = create_resolver()
+    app = create_resolver(cors_origins=deps.settings.cors_origins)
 
     @app.post("/generate", summary="Send a one-time code by SMS or email", responses=GENERATE_RESPONSES)
     def generate(

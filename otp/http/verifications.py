@@ -15,7 +15,7 @@ from otp.use_cases.read_verification import read_verification
 
 
 def create_app(deps: VerificationDependencies) -> OtpResolver:
-    app = create_resolver()
+    app = create_resolver(cors_origins=deps.settings.cors_origins)
 
     @app.get("/verifications/<verification_id>", summary="Read one verification", responses=READ_VERIFICATION_RESPONSES)
     def read(verification_id: str) -> Response[VerificationResponse]:

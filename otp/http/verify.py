@@ -18,7 +18,7 @@ from otp.use_cases.dependencies import VerifyDependencies
 
 
 def create_app(deps: VerifyDependencies) -> OtpResolver:
-    app = create_resolver(errors_say_unverified=True)
+    app = create_resolver(errors_say_unverified=True, cors_origins=deps.settings.cors_origins)
 
     @app.post("/verify", summary="Check a one-time code", responses=VERIFY_RESPONSES)
     def verify(request: Annotated[VerifyRequest, Body()]) -> Response[VerifyResponse]:

@@ -102,7 +102,8 @@ class Verification:
 class DestinationState:
     next_send_at: int = 0
     sends: Counter[int] = field(default_factory=Counter)  # send-window bucket -> sends taken
-    failures: Counter[int] = field(default_factory=Counter)  # failure bucket -> wrong codes compared
+    failures: Counter[int] = field(default_factory=Counter)  # failure bucket -> unproven attempts
+    blocked_until: int = 0  # a wrong code that reached MAX_FAILURES refuses /generate until then
     newest: dict[str, Verification] = field(default_factory=dict)  # by purpose
     replaced: dict[str, Verification] = field(default_factory=dict)  # by purpose: what the newest replaced
 
@@ -122,23 +123,45 @@ class Answer:
 # ---- the failure bound: today's rule, in one place --------------------------------------------
 
 
+FAILURE_BUCKET = FAILURE_WINDOW // 24  # semantics 11: the window slides in 24ths
+BUCKETS_IN_WINDOW = FAILURE_WINDOW // FAILURE_BUCKET
+ATTEMPT_CAP = MAX_FAILURES + MAX_ATTEMPTS
+
+
 def failure_bucket(now: int) -> int:
-    return now // FAILURE_WINDOW
+    return now // FAILURE_BUCKET
+
+
+def in_window(state: DestinationState, now: int) -> int:
+    current = failure_bucket(now)
+    return sum(count for bucket, count in state.failures.items() if current - BUCKETS_IN_WINDOW < bucket <= current)
 
 
 def failure_refusal(state: DestinationState, now: int) -> tuple[str, int] | None:
-    """Today's rule (otp/domain/limits.py): /generate refuses a destination once MAX_FAILURES wrong
-    codes came within the current fixed failure window, from any network. Semantics 11 will add a
-    per-network level: change this function and `attempt_cap_reached` only."""
-    bucket = failure_bucket(now)
-    if state.failures[bucket] >= MAX_FAILURES:
-        return ("failures_destination", (bucket + 1) * FAILURE_WINDOW)
+    """Semantics 11 in all (the model sends no client_ip on /verify, so no network is ever counted):
+    a wrong code that brings the window to MAX_FAILURES blocks /generate until the window's oldest
+    buckets have left it."""
+    if state.blocked_until > now:
+        return ("failures_destination", state.blocked_until)
     return None
+
+
+def block_after_a_wrong_code(state: DestinationState, now: int) -> None:
+    current = failure_bucket(now)
+    live = sorted((b, c) for b, c in state.failures.items() if current - BUCKETS_IN_WINDOW < b <= current)
+    total = sum(count for _, count in live)
+    if total < MAX_FAILURES:
+        return
+    for bucket, count in live:
+        total -= count
+        if total < MAX_FAILURES:
+            state.blocked_until = max(state.blocked_until, (bucket + BUCKETS_IN_WINDOW) * FAILURE_BUCKET)
+            return
 
 
 def attempt_cap_reached(state: DestinationState, now: int) -> bool:
     """The code pending keeps its own attempts, up to MAX_FAILURES + MAX_ATTEMPTS in the window."""
-    return state.failures[failure_bucket(now)] >= MAX_FAILURES + MAX_ATTEMPTS
+    return state.failures[failure_bucket(now)] >= ATTEMPT_CAP
 
 
 # ---- the model -------------------------------------------------------------------------------
@@ -244,10 +267,17 @@ class Reference:
         if pending.attempts >= MAX_ATTEMPTS or attempt_cap_reached(state, self.now):
             return Answer("too_many_attempts")
         pending.attempts += 1
+        state.failures[failure_bucket(self.now)] += 1  # counted before the comparison, as the store does
+        if in_window(state, self.now) > ATTEMPT_CAP:
+            # Reserved, yet over the window's cap: refused without a comparison, the attempt spent.
+            if pending.attempts >= MAX_ATTEMPTS:
+                self._end(pending, "max_attempts_reached")
+            return Answer("too_many_attempts")
         if code.strip() == pending.code:
+            state.failures[failure_bucket(self.now)] -= 1  # a right code gives its attempt back
             self._end(pending, "approved")
             return Answer(vid=pending.vid)
-        state.failures[failure_bucket(self.now)] += 1
+        block_after_a_wrong_code(state, self.now)
         if pending.attempts >= MAX_ATTEMPTS:
             self._end(pending, "max_attempts_reached")
         return Answer("invalid_code", attempts_remaining=MAX_ATTEMPTS - pending.attempts)
