@@ -27,15 +27,15 @@ help:
 
 # --no-compile: pip would compile every module of every package (moto alone has hundreds), which
 # takes most of an install; Python compiles the few that are imported, once, on first use.
-PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile
+PIP_INSTALL := $(PY) -m pip install --quiet --disable-pip-version-check --no-compile -c constraints.txt
 
 # Everything: tests, linters, packaging. `make run` needs only the smaller set below.
-$(PYTHON_STAMP): requirements.txt requirements-run.txt requirements-dev.txt
+$(PYTHON_STAMP): requirements.txt requirements-run.txt requirements-dev.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -r requirements-dev.txt
 	@touch $@ $(RUN_STAMP)
 
-$(RUN_STAMP): requirements.txt requirements-run.txt
+$(RUN_STAMP): requirements.txt requirements-run.txt constraints.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP_INSTALL) -r requirements-run.txt
 	@touch $@

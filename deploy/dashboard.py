@@ -41,6 +41,8 @@ OTHER_REFUSALS = (
     "InvalidRequest",
     "EndUserIpMissing",
     "TestDestinationUsed",
+    "OriginNotAllowed",
+    "UnsupportedMediaType",
 )
 FAILURES = ("DeliveryFailed", "ServiceUnavailable", "InternalError")
 NOT_ON_THE_DASHBOARD = {

@@ -73,9 +73,11 @@ def normalize_phone(
     try:
         number = phonenumbers.parse(text, None)
     except NumberParseException:
-        raise InvalidRequest.for_field("destination", "is not a phone number") from None
+        raise InvalidRequest.for_field(
+            "destination", "must be a phone number in international format, starting with + and the country code"
+        ) from None
     if not phonenumbers.is_valid_number(number) or number.country_code is None:
-        raise InvalidRequest.for_field("destination", "is not a valid phone number")
+        raise InvalidRequest.for_field("destination", "must be a valid phone number with its country code")
     region = phonenumbers.region_code_for_number(number)
     if check_sms_capable and phonenumbers.number_type(number) not in _REACHABLE[channel]:
         raise DestinationNotAllowed("number_type", f"Codes by {channel} cannot reach this kind of number.")
@@ -95,7 +97,7 @@ def normalize_email(raw: str) -> Destination:
         # rather than failing at delivery; ascii_email carries the IDNA form of the domain.
         result = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
     except EmailNotValidError as exc:
-        raise InvalidRequest.for_field("destination", f"is not a valid email address: {exc}") from None
+        raise InvalidRequest.for_field("destination", "must be an email address such as name@example.com") from None
     address = result.ascii_email or result.normalized
     local, _, domain = address.rpartition("@")
     address = f"{local}@{domain.lower()}"

@@ -184,7 +184,9 @@ ids = (
     st.sampled_from(["", ".", "..", "../../etc/passwd", "%2F", "a%2Fb", "vrf_", "vrf_" + "A" * 36 + "_default"])
     | st.text(max_size=300)
     | st.from_regex(r"\Avrf_[A-Za-z0-9_-]{30,40}_[a-z0-9._-]{0,40}\Z")
-    | st.text(alphabet=st.characters(min_codepoint=0x80, max_codepoint=0x2FFFF), max_size=50)
+    | st.text(
+        alphabet=st.characters(min_codepoint=0x80, max_codepoint=0x2FFFF, exclude_categories=("Cs",)), max_size=50
+    )
     | st.just("x" * 3000)
 )
 

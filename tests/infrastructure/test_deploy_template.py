@@ -113,7 +113,7 @@ def test_environment_carries_every_setting_wired_from_the_resources(resources):
             "OTP_MAX_SENDS_PER_WINDOW": "5",
             "OTP_SEND_WINDOW_SECONDS": "900",
             "OTP_MAX_SENDS_PER_IP": "50",
-            "OTP_MAX_FAILURES_PER_DESTINATION": "20",
+            "OTP_MAX_FAILURES_PER_DESTINATION": "30",
             "OTP_FAILURE_WINDOW_SECONDS": "86400",
             "OTP_REQUIRE_VERIFICATION_ID": "false",
             "OTP_DEFAULT_LOCALE": "en",
@@ -127,6 +127,10 @@ def test_environment_carries_every_setting_wired_from_the_resources(resources):
             "OTP_SMS_ALLOWED_COUNTRIES": "*",
             "OTP_BRAND_NAME": "OTP Service",
             "OTP_SMS_SENDER_ID": "",
+            "OTP_MAX_FAILURES_PER_NETWORK": "",
+            "OTP_CORS_ORIGINS": "",
+            "OTP_TEST_DESTINATIONS": "",
+            "OTP_TEST_DESTINATIONS_VALID_UNTIL": "",
         }
 
 

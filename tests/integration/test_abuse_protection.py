@@ -229,3 +229,26 @@ def test_a_transaction_cancelled_for_throttling_is_503(api, aws, faults, backoff
     reply = api.generate(WITH_IP)
     assert reply.status == 503
     assert aws.sms() == []
+
+
+def test_an_idempotency_record_lets_no_table_reader_test_candidate_numbers(api, aws):
+    """Security finding: Powertools hashes the payload with unkeyed MD5, and the body holds the number.
+
+    Candidate numbers (the real one among them) are tried the way a table reader would: the body as
+    the request sent it, hashed as Powertools hashes payloads. None may match anything stored; with
+    the unkeyed hash of round 2 the real number's matched the record's validation hash.
+    """
+    import hashlib
+
+    body = {"channel": "sms", "destination": GOOD_US, "purpose": "default", "locale": None, "client_ip": None}
+    api.generate(SMS, headers={"idempotency-key": "dump-check"})
+    [record] = [item for item in aws.table_items() if item["id"]["S"].startswith("idem#")]
+    stored = {str(value.get("S", "")) for value in record.values()} | {record["id"]["S"].split("#")[-1]}
+    prefix, suffix = GOOD_US[:-6], GOOD_US[-4:]
+    for middle in range(100):
+        number = f"{prefix}{middle:02d}{suffix}"
+        wrapped = {"key": "dump-check", "request": {**body, "destination": number}}
+        for payload in ({**body, "destination": number}, wrapped):
+            digest = hashlib.md5(json.dumps(payload, sort_keys=True).encode(), usedforsecurity=False).hexdigest()
+            assert digest not in stored
+    assert record.get("validation", {}).get("S")  # a payload check is kept, over the keyed fingerprint

@@ -28,8 +28,8 @@ def test_every_contract_status_is_described():
     document = json.loads((ROOT / "openapi.json").read_text())
     generate = document["paths"]["/generate"]["post"]["responses"]
     verify = document["paths"]["/verify"]["post"]["responses"]
-    assert set(generate) == {"201", "400", "403", "409", "413", "429", "500", "502", "503"}
-    assert set(verify) == {"200", "400", "403", "404", "410", "413", "429", "500", "503"}
+    assert set(generate) == {"201", "400", "403", "409", "413", "415", "429", "500", "502", "503"}
+    assert set(verify) == {"200", "400", "403", "404", "410", "413", "415", "429", "500", "503"}
     for responses in (generate, verify):
         for status in ("429", "503"):
             if status == "429" and responses is verify:

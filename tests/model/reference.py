@@ -250,7 +250,7 @@ class Reference:
 
     # ---- /verify ---------------------------------------------------------------------------
 
-    def verify(self, identity: str, purpose: str, code: str, vid: str | None) -> Answer:
+    def _refused_before_an_attempt(self, identity: str, purpose: str, code: str, vid: str | None) -> Answer | None:
         if not well_formed(code):
             return Answer("invalid_request")
         named = self.verifications.get(vid) if vid is not None else None
@@ -258,14 +258,20 @@ class Reference:
             return Answer("not_found")  # names no code of this destination and purpose: no attempt spent
         state = self.state(identity)
         pending = state.newest.get(purpose)
-        if pending is None or pending.ended in ("approved", "canceled"):
-            return Answer("not_found")
-        if vid is not None and pending.vid != vid:
+        if pending is None or pending.ended in ("approved", "canceled") or (vid is not None and pending.vid != vid):
             return Answer("not_found")
         if pending.expires_at <= self.now:
             return Answer("expired")
         if pending.attempts >= MAX_ATTEMPTS or attempt_cap_reached(state, self.now):
             return Answer("too_many_attempts")
+        return None
+
+    def verify(self, identity: str, purpose: str, code: str, vid: str | None) -> Answer:
+        refused = self._refused_before_an_attempt(identity, purpose, code, vid)
+        if refused is not None:
+            return refused
+        state = self.state(identity)
+        pending = state.newest[purpose]
         pending.attempts += 1
         state.failures[failure_bucket(self.now)] += 1  # counted before the comparison, as the store does
         if in_window(state, self.now) > ATTEMPT_CAP:
