@@ -62,7 +62,7 @@ format: venv
 	$(PY) -m ruff format .
 
 test: venv node browser lint
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2 --dist loadfile
 
 # Debian's chromium, for the browser tests of the runner's pages. Installed when missing and the
 # machine lets us (root, Debian's registry); otherwise those tests skip and say why.

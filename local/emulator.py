@@ -315,7 +315,8 @@ class Emulator:
                     fresh.append(DeliveredMessage("email", address, email.subject, html_to_text(email.body), now))
             sent = self.messaging.messages()
             for other in sent[self._seen_messaging :]:
-                fresh.append(DeliveredMessage(other.channel, other.destination, None, other.body, other.sent_at))
+                # Stamped when collected, as SNS and SES messages are, so the outbox stays in time order.
+                fresh.append(DeliveredMessage(other.channel, other.destination, None, other.body, now))
             self._seen_sms, self._seen_email, self._seen_messaging = len(sms), len(emails), len(sent)
             self._outbox.extend(fresh)
         return fresh
