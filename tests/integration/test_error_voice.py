@@ -72,6 +72,7 @@ def test_every_rate_limit_says_its_reason_and_when(make_api):
     assert api.generate({"channel": "sms", "destination": GOOD_US}).status == 201
     refused = api.generate({"channel": "sms", "destination": GOOD_US})
     assert refused.body["error"]["reason"] == "cooldown"
+    wait = refused.body["error"]["retry_after"]
     assert refused.body["error"]["message"] == (
-        f"A code was sent to this destination moments ago. A new code can be sent in {refused.body['error']['retry_after']} s."
+        f"A code was sent to this destination moments ago. A new code can be sent in {wait} s."
     )
