@@ -40,7 +40,9 @@ def test_other_destinations_get_random_codes_as_usual(review_runner):
 
 def test_an_expired_list_is_ignored_and_warned_of(runner_logs):
     until = (datetime.now(UTC) - timedelta(minutes=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    started = start_runner(runner_logs, OTP_TEST_DESTINATIONS=f"{NUMBER}=246810", OTP_TEST_DESTINATIONS_VALID_UNTIL=until)
+    started = start_runner(
+        runner_logs, OTP_TEST_DESTINATIONS=f"{NUMBER}=246810", OTP_TEST_DESTINATIONS_VALID_UNTIL=until
+    )
     try:
         _, code = started.generate(NUMBER)
         assert code  # delivered, with a random code
