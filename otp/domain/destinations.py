@@ -96,7 +96,7 @@ def normalize_email(raw: str) -> Destination:
         # SES accepts ASCII local parts only, so internationalized local parts are refused here
         # rather than failing at delivery; ascii_email carries the IDNA form of the domain.
         result = validate_email(raw.strip(), check_deliverability=False, allow_smtputf8=False)
-    except EmailNotValidError as exc:
+    except EmailNotValidError:
         raise InvalidRequest.for_field("destination", "must be an email address such as name@example.com") from None
     address = result.ascii_email or result.normalized
     local, _, domain = address.rpartition("@")
