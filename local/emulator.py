@@ -305,8 +305,9 @@ class Emulator:
         from moto.ses.models import ses_backends
         from moto.sns.models import sns_backends
 
-        now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         with self.lock, self._outbox_lock:
+            # Taken under the lock: two collections at once still stamp in the order they append.
+            now = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
             sms = list(sns_backends[DEFAULT_ACCOUNT_ID][self.region].sms_messages.values())
             emails = list(ses_backends[DEFAULT_ACCOUNT_ID][self.region].sent_messages)
             fresh = [DeliveredMessage("sms", phone, None, text, now) for phone, text in sms[self._seen_sms :]]
