@@ -17,6 +17,9 @@ def measure(bench: Bench) -> Section:
     rows, ratios = [], {}
     for which in FUNCTIONS:
         handler_ms, floor_ms, created = [], [], set()
+        # One discarded sample of each writes the bytecode every measured sample then reads.
+        first_request(bench, "handler", which, request_body(bench, handlers, which, f"cold-{which}-compile"))
+        first_request(bench, "floor", which, {})
         for run in range(runs):
             sample = first_request(bench, "handler", which, request_body(bench, handlers, which, f"cold-{which}-{run}"))
             if sample.status not in (200, 201):

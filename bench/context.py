@@ -44,8 +44,14 @@ class Bench:
         return {**self.provisioned, **(overrides or {})}
 
     def child_env(self, settings: dict[str, str]) -> dict[str, str]:
-        """The environment of a child process: this one's, pointed at the emulator, with ``settings``."""
-        return {**{k: v for k, v in os.environ.items() if not k.startswith("OTP_")}, **settings}
+        """The environment of a child process: this one's, pointed at the emulator, with ``settings``.
+
+        Bytecode is written and reused, as in Lambda, whose runtime and our zip ship it compiled: a
+        shell that sets PYTHONDONTWRITEBYTECODE would otherwise make every sample compile pydantic,
+        botocore and the service from source, and measure the compiler instead of the cold start.
+        """
+        inherited = {k: v for k, v in os.environ.items() if not k.startswith("OTP_") and k != "PYTHONDONTWRITEBYTECODE"}
+        return {**inherited, **settings}
 
     def latest_code(self, destination: str) -> str:
         messages = [m for m in self.emulator.outbox() if m.destination == destination]

@@ -110,3 +110,17 @@ def test_transactions_name_the_twin_table_in_every_item(bare):
     names = [item["Put"]["TableName"] for item in prepared.params["TransactItems"]]
     assert names == [twin.params["TableName"], "other"]
     assert twin.params["TableName"] != "main"
+
+
+def test_cold_start_children_write_and_reuse_bytecode_whatever_the_shell_says(monkeypatch):
+    # A cold start in Lambda reads compiled bytecode; a child that compiles every module measures the compiler.
+    from bench.context import Bench
+
+    monkeypatch.setenv("PYTHONDONTWRITEBYTECODE", "1")
+    monkeypatch.setenv("OTP_BRAND_NAME", "from the shell")
+    bench = Bench(quick=True, emulator=None, provisioned={"OTP_TABLE_NAME": "t"})  # type: ignore[arg-type]
+    env = bench.child_env(bench.settings({"OTP_MAX_ATTEMPTS": "3"}))
+    assert "PYTHONDONTWRITEBYTECODE" not in env
+    assert "OTP_BRAND_NAME" not in env  # only the bench's own settings reach the child
+    assert env["OTP_TABLE_NAME"] == "t"
+    assert env["OTP_MAX_ATTEMPTS"] == "3"

@@ -46,3 +46,16 @@ def test_no_module_is_over_400_lines(path):
 def test_the_checks_see_a_long_function():
     long_one = "def f():\n" + "    x = 1\n" * MAX_FUNCTION_LINES
     assert [node.name for node in functions(ast.parse(long_one)) if node.end_lineno - node.lineno + 1 > 60] == ["f"]
+
+
+def test_importing_the_service_turns_off_pydantics_plugin_scan():
+    # Every function's cold start would otherwise read the entry points of every installed distribution.
+    import subprocess
+    import sys
+
+    probe = (
+        "import os; os.environ.pop('PYDANTIC_DISABLE_PLUGINS', None); "
+        "import otp; print(os.environ['PYDANTIC_DISABLE_PLUGINS'])"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == "__all__"
