@@ -1,0 +1,108 @@
+"""What a reader of the whole table learns of a number: no more than its masked form (semantics 12).
+
+The handlers write every kind of item a deployment holds (destination records with codes, the
+code a newer one replaced and the failure counts per network; per-IP counters; Idempotency-Key
+records; the pumping guard's counts and blocks where the stream consumer ran). Then every
+number the mask leaves, the real one among them, is tried the ways a reader without the secret
+would try it: in clear, and hashed as a table key or as Powertools hashes a payload. None may
+match anything stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from tests.helpers import GOOD_US
+
+MASKED = "+1******2671"  # what the API and the logs show of GOOD_US
+HIDDEN_DIGITS = 6
+
+
+def candidates() -> Iterator[str]:
+    head, tail = MASKED.split("*" * HIDDEN_DIGITS)
+    for middle in range(10**HIDDEN_DIGITS):
+        yield f"{head}{middle:0{HIDDEN_DIGITS}d}{tail}"
+
+
+def tokens(value: Any) -> Iterator[str]:
+    """Every string an item holds, its attribute names and the parts of its keys, as a reader sees them."""
+    if isinstance(value, dict):
+        for name, inner in value.items():
+            yield str(name)
+            yield from tokens(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from tokens(inner)
+    elif isinstance(value, bytes):
+        yield value.hex()
+    else:
+        text = str(value)
+        yield text
+        yield from text.split("#")
+
+
+HASHES = (hashlib.sha256, hashlib.sha1, hashlib.md5)
+
+
+def unkeyed_forms(number: str) -> Iterator[str]:
+    """What a reader would compute for a candidate: the number itself and its plain hashes."""
+    for text in (number, number[1:]):
+        yield text
+        data = text.encode()
+        for hash_function in HASHES:
+            digest = hash_function(data).hexdigest()
+            yield digest
+            yield digest[:32]  # table keys keep 16 bytes
+
+
+def exercise_every_item_kind(api) -> None:
+    reply, code = api.issue(GOOD_US, client_ip="203.0.113.7")
+    api.verify({"destination": GOOD_US, "code": f"{(int(code) + 1) % 10**6:06d}", "client_ip": "203.0.113.9"})
+    keyed = api.generate(
+        {"channel": "sms", "destination": GOOD_US, "purpose": "login"}, headers={"idempotency-key": "k"}
+    )
+    assert keyed.status == 201, keyed.body
+    api.verify({"destination": GOOD_US, "code": api.last_code(GOOD_US), "purpose": "login"})
+    api.status(reply.body["verification_id"])
+
+
+def numbers_a_reader_finds(seen: set[str], numbers: Iterable[str]) -> tuple[list[str], int]:
+    # The Idempotency-Key request's body as Powertools serializes it (sort_keys), around each candidate.
+    request = {"channel": "sms", "destination": "\0", "purpose": "login", "locale": None, "client_ip": None}
+    before, after = (part.encode() for part in json.dumps(request, sort_keys=True).split("\\u0000"))
+    found, tried = [], 0
+    for number in numbers:
+        tried += 1
+        payload_hash = hashlib.md5(before + number.encode() + after, usedforsecurity=False).hexdigest()
+        if payload_hash in seen or any(form in seen for form in unkeyed_forms(number)):
+            found.append(number)
+    return found, tried
+
+
+def test_no_candidate_the_mask_leaves_matches_anything_a_table_reader_sees(make_api, aws):
+    exercise_every_item_kind(make_api(OTP_RESEND_COOLDOWN_SECONDS=0))
+    items = aws.table_items()
+    kinds = {item["id"]["S"].split("#")[0] for item in items}
+    assert {"dest", "ip", "idem"} <= kinds, kinds
+    seen = {token for item in items for token in tokens(item)}
+    assert not any(GOOD_US[1:] in token for token in seen)  # the number in clear, anywhere
+    found, tried = numbers_a_reader_finds(seen, candidates())
+    assert tried == 10**HIDDEN_DIGITS
+    assert found == []
+
+
+def test_the_search_finds_a_number_that_an_unkeyed_form_would_leak():
+    # The control: the same search over the same forms finds the number once an item holds one.
+    body = {"channel": "sms", "destination": GOOD_US, "purpose": "login", "locale": None, "client_ip": None}
+    leaked_forms = [
+        hashlib.sha256(GOOD_US.encode()).hexdigest()[:32],
+        hashlib.md5(json.dumps(body, sort_keys=True).encode(), usedforsecurity=False).hexdigest(),
+    ]
+    nearby = [number for number in candidates() if number[2:6] == GOOD_US[2:6]]
+    for leaked in leaked_forms:
+        item = {"id": {"S": f"dest#{leaked}"}} if len(leaked) == 32 else {"validation": {"S": leaked}}
+        seen = set(tokens(item))
+        assert numbers_a_reader_finds(seen, nearby) == ([GOOD_US], len(nearby))
