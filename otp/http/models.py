@@ -58,7 +58,17 @@ class _Strict(BaseModel):
 
 
 class GenerateRequest(_Strict):
-    channel: Annotated[Literal["sms", "voice", "whatsapp", "email"], Field(description="How to deliver the code.")]
+    channel: Annotated[
+        Literal["sms", "voice", "whatsapp", "email"],
+        Field(
+            description=(
+                "How to deliver the code: `sms` through Amazon SNS, End User Messaging SMS or Notify "
+                "(the deployment's OTP_SMS_PROVIDER: sns, eum or notify); `voice` through End User "
+                "Messaging (eum) or Notify; `whatsapp` through End User Messaging Social; `email` through "
+                "Amazon SES. A channel the deployment has not configured is 400."
+            )
+        ),
+    ]
     destination: DestinationText
     purpose: Purpose = "default"
     locale: Annotated[
