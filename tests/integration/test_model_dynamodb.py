@@ -19,7 +19,7 @@ from otp.use_cases.check_code import CheckRequest, check_code
 from tests.fakes import FakeAdapters, FixedDeriver
 from tests.helpers import GOOD_US, TABLE
 from tests.model import reference
-from tests.model.machine import STATS, UseCaseMachine
+from tests.model.machine import STATS, UseCaseMachine, summary
 from tests.model.regressions import COOLDOWN, SCENARIOS, World
 
 EXAMPLES = max(1, int(os.environ.get("TEST_MODEL_EXAMPLES", "150")) // 8)
@@ -52,7 +52,7 @@ def test_the_dynamodb_store_answers_as_the_reference_model_predicts(aws):
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
-    print(f"model over DynamoDB on moto: {dict(STATS)}")
+    print(f"STATS model over DynamoDB on moto: {summary()}")
     assert STATS["examples"] >= EXAMPLES
     assert STATS["generate issued"] > 0  # the machine really reached the table
 

@@ -31,7 +31,13 @@ MALFORMED_ID = "not-a-verification-id"
 # Every counterexample the machine found became a regression test beside the machine that found
 # it (tests/unit/test_model.py, tests/integration/test_model_dynamodb.py); the machine tolerates
 # no departure from the reference.
-STATS: Counter[str] = Counter()  # steps run per rule, for the report
+STATS: Counter[str] = Counter()  # examples, steps (rule calls) and use-case answers, for the report
+
+
+def summary() -> str:
+    """What one run explored: examples, steps, and how often each use case answered what."""
+    answers = {name: count for name, count in sorted(STATS.items()) if name not in ("examples", "steps")}
+    return f"{STATS['examples']} examples, {STATS['steps']} steps; {answers}"
 
 
 def answer_of(error: OtpError) -> Answer:
@@ -84,6 +90,7 @@ class UseCaseMachine(RuleBasedStateMachine):
         wait=st.sampled_from((0, 0, 1, ref.COOLDOWN)),
     )
     def generate(self, destination: ref.Destination, purpose: str, ip: str | None, refuse: bool, wait: int) -> None:
+        STATS["steps"] += 1
         # The end user may wait a moment first: time moves with the sends even when no other rule runs.
         self._wait(wait)
         STATS["generate"] += 1
@@ -132,6 +139,7 @@ class UseCaseMachine(RuleBasedStateMachine):
         naming=st.sampled_from(("none", "none", "newest", "newest", "any", "malformed")),
     )
     def verify(self, data: Any, guess: str, naming: str) -> None:
+        STATS["steps"] += 1
         self._verify(data, guess, naming)
 
     @rule(
@@ -139,6 +147,7 @@ class UseCaseMachine(RuleBasedStateMachine):
     )
     def guess_the_pending_code(self, data: Any, guesses: list[str]) -> None:
         """A run of guesses at a code that can still verify, so the attempt and failure limits are reached."""
+        STATS["steps"] += 1
         live = self.model.pending()  # in issue order: ids are random, so sorting them would not replay
         if live:
             target = data.draw(st.sampled_from(live))
@@ -169,6 +178,7 @@ class UseCaseMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def read(self, data: Any) -> None:
+        STATS["steps"] += 1
         STATS["read"] += 1
         vid = data.draw(st.sampled_from([*self.model.verifications, MALFORMED_ID]))
         expected = Answer("invalid_request") if vid == MALFORMED_ID else self.model.read(vid)
@@ -182,6 +192,7 @@ class UseCaseMachine(RuleBasedStateMachine):
 
     @rule(data=st.data())
     def cancel(self, data: Any) -> None:
+        STATS["steps"] += 1
         STATS["cancel"] += 1
         vid = data.draw(st.sampled_from([*self.model.verifications, MALFORMED_ID]))
         before = self.model.verifications.get(vid)
@@ -199,6 +210,7 @@ class UseCaseMachine(RuleBasedStateMachine):
 
     @rule(step=st.sampled_from(("tick", "ticks", "cooldown", "send_window", "ttl", "failure_window", "ip_window")))
     def advance(self, step: str) -> None:
+        STATS["steps"] += 1
         STATS["advance"] += 1
         now = self.model.now
         seconds = {

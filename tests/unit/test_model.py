@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
 from tests.fakes import FakeAdapters
-from tests.model.machine import STATS, UseCaseMachine
+from tests.model.machine import STATS, UseCaseMachine, summary
 from tests.model.regressions import SCENARIOS, World
 
 EXAMPLES = int(os.environ.get("TEST_MODEL_EXAMPLES", "150"))
@@ -30,7 +30,7 @@ def test_the_use_cases_answer_as_the_reference_model_predicts():
             suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
         ),
     )
-    print(f"model over the fakes: {dict(STATS)}")
+    print(f"STATS model over the fakes: {summary()}")
     assert STATS["examples"] >= EXAMPLES  # every example ran; a machine that never started fails here
 
 
