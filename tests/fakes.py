@@ -99,7 +99,7 @@ class InMemoryStore:
             self.records[plan.record_key] = record
             return SendOutcome(taken=True)
 
-    def save_code(self, record_key: str, code: StoredCode, keep_until: int, forget_before: int) -> None:
+    def save_code(self, record_key: str, code: StoredCode, keep_until: int, forget_before: int) -> DestinationRecord:
         with self._lock:
             record = self.records.setdefault(record_key, _Record())
             previous = record.codes.get(code.purpose)
@@ -112,6 +112,7 @@ class InMemoryStore:
                 for purpose in ended[:PURPOSES_BEFORE_PRUNING]:
                     del record.codes[purpose]
                     record.replaced.pop(purpose, None)
+            return record.snapshot()
 
     def withdraw_code(self, record_key: str, purpose: str, verification_id: str) -> None:
         with self._lock:
@@ -147,19 +148,38 @@ class InMemoryStore:
                 _add(record.network_failures.setdefault(limits.network, {}), bucket, 1, limits.stale_buckets)
             return AttemptReservation(reserved=reserved, current=None, record=record.snapshot())
 
-    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, limits: AttemptLimits) -> bool:
+    def consume(
+        self,
+        record_key: str,
+        purpose: str,
+        verification_id: str,
+        now: int,
+        limits: AttemptLimits,
+        resend_at: int | None = None,
+    ) -> bool:
         with self._lock:
             record = self.records.get(record_key)
             code = record.codes.get(purpose) if record else None
             if record is None or code is None or not _live(code) or code.verification_id != verification_id:
                 return False
-            record.codes[purpose] = dataclasses.replace(code, consumed_at=now, ciphertext=b"")
+            record.codes[purpose] = dataclasses.replace(code, consumed_at=now, ciphertext=b"", resend_at=resend_at)
             bucket = limits.failures.bucket
             record.failures[bucket] = record.failures.get(bucket, 1) - 1
             if limits.network is not None:
                 counts = record.network_failures.setdefault(limits.network, {})
                 counts[bucket] = counts.get(bucket, 1) - 1
             return True
+
+    def mark_ended(
+        self, record_key: str, purpose: str, verification_id: str, resend_at: int, superseded_at: int | None = None
+    ) -> None:
+        with self._lock:
+            record = self.records.get(record_key)
+            codes = None if record is None else record.codes if superseded_at is None else record.replaced
+            code = codes.get(purpose) if codes is not None else None
+            if codes is None or code is None or code.verification_id != verification_id or code.resend_at is not None:
+                return
+            codes[purpose] = dataclasses.replace(code, resend_at=resend_at, superseded_at=superseded_at)
 
     def block_failures(self, record_key: str, blocks: FailureBlocks) -> None:
         with self._lock:

@@ -23,8 +23,12 @@ from otp.aws.dynamodb_items import (
     NETWORK_BLOCK,
     NETWORK_FAILS,
     code_of,
+    ended_update,
+    forget_update,
     number,
     record_of,
+    save_update,
+    withdraw_update,
 )
 from otp.domain.entities import (
     AttemptLimits,
@@ -79,7 +83,7 @@ class DynamoDbStore:
 
     # ---- codes ---------------------------------------------------------------------------------
 
-    def save_code(self, record_key: str, code: StoredCode, keep_until: int, forget_before: int) -> None:
+    def save_code(self, record_key: str, code: StoredCode, keep_until: int, forget_before: int) -> DestinationRecord:
         entry = {
             "vid": {"S": code.verification_id},
             "channel": {"S": code.channel},
@@ -88,56 +92,35 @@ class DynamoDbStore:
             "expires_at": _n(code.expires_at),
             "attempts": _n(0),
         }
-        with _translated("UpdateItem"):
-            # Every operand reads the item as it was, so the superseded code moves to `replaced`
-            # (without its ciphertext, which the new one overwrites) in the same write.
-            saved = self._client().update_item(
-                TableName=self._table,
-                Key={"id": {"S": record_key}},
-                UpdateExpression="SET replaced.#p = if_not_exists(codes.#p, :none), codes.#p = :entry, "
-                "ciphers.#p = :ciphertext, expiry = :keep",
-                ExpressionAttributeNames={"#p": code.purpose},
-                ExpressionAttributeValues={
-                    ":none": {"NULL": True},
-                    ":entry": {"M": entry},
-                    ":ciphertext": {"B": code.ciphertext},
-                    ":keep": _n(keep_until),
-                },
-                ReturnValues="ALL_NEW",
-            )["Attributes"]
+        saved = self._save(record_key, code.purpose, {"M": entry}, code.ciphertext, keep_until)
         codes = saved.get("codes", {}).get("M", {})
         if len(codes) > PURPOSES_BEFORE_PRUNING:
             ended = [p for p, entry in codes.items() if int(entry["M"]["expires_at"]["N"]) < forget_before]
             self._forget(record_key, {p: codes[p]["M"]["vid"]["S"] for p in ended[:PURPOSES_BEFORE_PRUNING]})
+        return record_of(saved) or EMPTY_RECORD
+
+    def _save(self, key: str, purpose: str, entry: dict[str, Any], ciphertext: bytes, keep: int) -> dict[str, Any]:
+        # One write, for whichever of its two shapes the item is in; a concurrent save may switch it.
+        for kept in (False, True, False, True):
+            try:
+                with _translated("UpdateItem"):
+                    update = save_update(key, purpose, entry, ciphertext, keep, keep_replaced=kept)
+                    return dict(self._client().update_item(TableName=self._table, **update)["Attributes"])
+            except _ConditionFailed:
+                continue
+        raise DependencyFailure("dynamodb:UpdateItem the record kept changing under save_code")
 
     def _forget(self, record_key: str, ended: dict[str, str]) -> None:
         """Drop long-ended codes; rare (only past many purposes), and best effort."""
         if not ended:
             return
-        names = {f"#p{i}": purpose for i, purpose in enumerate(ended)}
-        paths = [f"{m}.{n}" for n in names for m in ("codes", "replaced", "ciphers")]
         with contextlib.suppress(_ConditionFailed, DependencyFailure), _translated("UpdateItem"):
-            self._client().update_item(
-                TableName=self._table,
-                Key={"id": {"S": record_key}},
-                UpdateExpression="REMOVE " + ", ".join(paths),
-                # Only if none of them was replaced meanwhile by a new code of that purpose.
-                ConditionExpression=" AND ".join(f"codes.{n}.vid = :v{n[2:]}" for n in names),
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues={f":v{n[2:]}": {"S": ended[p]} for n, p in names.items()},
-            )
+            self._client().update_item(TableName=self._table, **forget_update(record_key, ended))
 
     def withdraw_code(self, record_key: str, purpose: str, verification_id: str) -> None:
         # A failed condition means a newer code already replaced this one: nothing to withdraw.
         with contextlib.suppress(_ConditionFailed), _translated("UpdateItem"):
-            self._client().update_item(
-                TableName=self._table,
-                Key={"id": {"S": record_key}},
-                UpdateExpression="REMOVE codes.#p, ciphers.#p",
-                ConditionExpression="codes.#p.vid = :vid",
-                ExpressionAttributeNames={"#p": purpose},
-                ExpressionAttributeValues={":vid": {"S": verification_id}},
-            )
+            self._client().update_item(TableName=self._table, **withdraw_update(record_key, purpose, verification_id))
 
     def reserve_attempt(
         self, record_key: str, purpose: str, verification_id: str | None, now: int, limits: AttemptLimits
@@ -194,9 +177,21 @@ class DynamoDbStore:
                 ExpressionAttributeValues=values,
             )
 
-    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, limits: AttemptLimits) -> bool:
+    def consume(
+        self,
+        record_key: str,
+        purpose: str,
+        verification_id: str,
+        now: int,
+        limits: AttemptLimits,
+        resend_at: int | None = None,
+    ) -> bool:
         names = {"#p": purpose, "#fails": f"{FAILS}{limits.failures.bucket}"}
         given_back = ["#fails = if_not_exists(#fails, :one) - :one"]
+        values = {":now": _n(now), ":vid": {"S": verification_id}, ":one": _n(1)}
+        if resend_at is not None:
+            given_back.append("codes.#p.resend_at = :resend")
+            values[":resend"] = _n(resend_at)
         if limits.network is not None:
             names["#netfails"] = f"{NETWORK_FAILS}{limits.network}_{limits.failures.bucket}"
             given_back.append("#netfails = if_not_exists(#netfails, :one) - :one")
@@ -209,11 +204,17 @@ class DynamoDbStore:
                     UpdateExpression=f"SET codes.#p.consumed_at = :now, {', '.join(given_back)} REMOVE ciphers.#p",
                     ConditionExpression=f"{_LIVE_CODE} AND codes.#p.vid = :vid",
                     ExpressionAttributeNames=names,
-                    ExpressionAttributeValues={":now": _n(now), ":vid": {"S": verification_id}, ":one": _n(1)},
+                    ExpressionAttributeValues=values,
                 )
         except _ConditionFailed:
             return False
         return True
+
+    def mark_ended(self, key: str, purpose: str, vid: str, resend_at: int, superseded_at: int | None = None) -> None:
+        # A failed condition: another code has its place now, or it was marked first; both leave it be.
+        with contextlib.suppress(_ConditionFailed), _translated("UpdateItem"):
+            update = ended_update(key, purpose, vid, resend_at, superseded_at)
+            self._client().update_item(TableName=self._table, **update)
 
     # ---- status --------------------------------------------------------------------------------
 

@@ -30,10 +30,17 @@ def entry_of(entry: dict[str, Any], purpose: str, ciphertext: bytes = b"") -> St
         created_at=int(fields["created_at"]["N"]),
         expires_at=int(fields["expires_at"]["N"]),
         attempts=int(fields["attempts"]["N"]),
-        consumed_at=int(fields["consumed_at"]["N"]) if "consumed_at" in fields else None,
-        canceled_at=int(fields["canceled_at"]["N"]) if "canceled_at" in fields else None,
+        consumed_at=_optional(fields, "consumed_at"),
+        canceled_at=_optional(fields, "canceled_at"),
         ciphertext=ciphertext,
+        # Absent on items written before a finished code kept these: the domain falls back.
+        resend_at=_optional(fields, "resend_at"),
+        superseded_at=_optional(fields, "superseded_at"),
     )
+
+
+def _optional(fields: dict[str, Any], name: str) -> int | None:
+    return int(fields[name]["N"]) if name in fields else None
 
 
 def code_of(item: dict[str, Any], purpose: str) -> StoredCode | None:
@@ -75,3 +82,78 @@ def _network_counters(item: dict[str, Any]) -> dict[str, dict[int, int]]:
             network, _, bucket = name[len(NETWORK_FAILS) :].rpartition("_")
             counts.setdefault(network, {})[int(bucket)] = int(value["N"])
     return counts
+
+
+# ---- the code history's updates -------------------------------------------------------------------
+
+
+def save_update(
+    record_key: str, purpose: str, entry: dict[str, Any], ciphertext: bytes, keep_until: int, keep_replaced: bool
+) -> dict[str, Any]:
+    """Store a code as its purpose's newest; the one it supersedes moves to `replaced`.
+
+    Every operand reads the item as it was, so the move (without the ciphertext, which the new
+    one overwrites) is part of the same write. With no code pending but one replaced (the last
+    send failed and was withdrawn) the replaced one must stay: DynamoDB has no nested
+    if_not_exists, so that rare shape has a write of its own (``keep_replaced``), each conditioned
+    on the shape it is for.
+    """
+    values: dict[str, Any] = {":entry": entry, ":ciphertext": {"B": ciphertext}, ":keep": {"N": str(keep_until)}}
+    update = "codes.#p = :entry, ciphers.#p = :ciphertext, expiry = :keep"
+    if keep_replaced:
+        condition = "attribute_not_exists(codes.#p) AND attribute_exists(replaced.#p.vid)"
+    else:
+        condition = "attribute_exists(codes.#p) OR attribute_not_exists(replaced.#p.vid)"
+        update = "replaced.#p = if_not_exists(codes.#p, :none), " + update
+        values[":none"] = {"NULL": True}
+    return {
+        "Key": {"id": {"S": record_key}},
+        "UpdateExpression": "SET " + update,
+        "ConditionExpression": condition,
+        "ExpressionAttributeNames": {"#p": purpose},
+        "ExpressionAttributeValues": values,
+        "ReturnValues": "ALL_NEW",
+    }
+
+
+def forget_update(record_key: str, ended: dict[str, str]) -> dict[str, Any]:
+    """Drop long-ended codes (purpose -> id), only if none was replaced meanwhile by a new code."""
+    names = {f"#p{i}": purpose for i, purpose in enumerate(ended)}
+    paths = [f"{m}.{n}" for n in names for m in ("codes", "replaced", "ciphers")]
+    return {
+        "Key": {"id": {"S": record_key}},
+        "UpdateExpression": "REMOVE " + ", ".join(paths),
+        "ConditionExpression": " AND ".join(f"codes.{n}.vid = :v{n[2:]}" for n in names),
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": {f":v{n[2:]}": {"S": ended[p]} for n, p in names.items()},
+    }
+
+
+def withdraw_update(record_key: str, purpose: str, verification_id: str) -> dict[str, Any]:
+    """Delete the code (and its ciphertext) only while it is still its purpose's newest."""
+    return {
+        "Key": {"id": {"S": record_key}},
+        "UpdateExpression": "REMOVE codes.#p, ciphers.#p",
+        "ConditionExpression": "codes.#p.vid = :vid",
+        "ExpressionAttributeNames": {"#p": purpose},
+        "ExpressionAttributeValues": {":vid": {"S": verification_id}},
+    }
+
+
+def ended_update(
+    record_key: str, purpose: str, verification_id: str, resend_at: int, superseded_at: int | None
+) -> dict[str, Any]:
+    """Keep what a code showed when it left pending, on the newest code (or, superseded, the replaced one)."""
+    where = "codes" if superseded_at is None else "replaced"
+    sets = [f"{where}.#p.resend_at = :resend"]
+    values = {":resend": {"N": str(resend_at)}, ":vid": {"S": verification_id}}
+    if superseded_at is not None:
+        sets.append(f"{where}.#p.superseded_at = :superseded")
+        values[":superseded"] = {"N": str(superseded_at)}
+    return {
+        "Key": {"id": {"S": record_key}},
+        "UpdateExpression": "SET " + ", ".join(sets),
+        "ConditionExpression": f"{where}.#p.vid = :vid AND attribute_not_exists({where}.#p.resend_at)",
+        "ExpressionAttributeNames": {"#p": purpose},
+        "ExpressionAttributeValues": values,
+    }

@@ -21,6 +21,11 @@ class StoredCode:
     consumed_at: int | None = None
     canceled_at: int | None = None
     ciphertext: bytes = b""  # present only while the code can still verify
+    # Kept by the write that ended it, so a finished verification tells nothing of later activity:
+    # its resend_available_at then, and (superseded codes) when the newer code replaced it.
+    # None while pending, after an expiry (no write marks it), and on items of earlier releases.
+    resend_at: int | None = None
+    superseded_at: int | None = None
 
 
 @dataclass(frozen=True)

@@ -46,8 +46,10 @@ class CodeStore(Protocol):
         """Atomically take one send from every limit of the plan, or from none, and say what was found."""
         ...
 
-    def save_code(self, record_key: str, code: StoredCode, keep_until: int, forget_before: int) -> None:
-        """Store the code as its purpose's newest, superseding the one before it.
+    def save_code(self, record_key: str, code: StoredCode, keep_until: int, forget_before: int) -> DestinationRecord:
+        """Store the code as its purpose's newest, superseding the one before it, and return the
+        record as this write left it. With no code pending (the last send failed), the code that
+        one superseded stays the replaced one.
 
         Codes of other purposes that expired before ``forget_before`` may be dropped, so that a
         caller inventing purposes cannot grow one destination's record without bound.
@@ -64,12 +66,28 @@ class CodeStore(Protocol):
         """Atomically count one attempt against the code and its destination, if both allow it."""
         ...
 
-    def consume(self, record_key: str, purpose: str, verification_id: str, now: int, limits: AttemptLimits) -> bool:
+    def consume(
+        self,
+        record_key: str,
+        purpose: str,
+        verification_id: str,
+        now: int,
+        limits: AttemptLimits,
+        resend_at: int | None = None,
+    ) -> bool:
         """Atomically mark the code used and give its attempt back to the destination's (and network's) count.
 
-        ``limits`` are the ones its attempt was reserved under. False when another request used,
-        canceled or superseded it first.
+        ``limits`` are the ones its attempt was reserved under; ``resend_at`` is kept on the code
+        in the same write. False when another request used, canceled or superseded it first.
         """
+        ...
+
+    def mark_ended(
+        self, record_key: str, purpose: str, verification_id: str, resend_at: int, superseded_at: int | None = None
+    ) -> None:
+        """Keep on a code that has left pending what it showed then: its resend_available_at and,
+        with ``superseded_at``, when the newer code replaced it. On the purpose's newest code with
+        this id (with ``superseded_at``: the code it replaced); the first mark stays, later ones are ignored."""
         ...
 
     def block_failures(self, record_key: str, blocks: FailureBlocks) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from otp.domain.entities import AttemptLimits, AttemptReservation, StoredCode
+from otp.config import Settings
+from otp.domain import limits
+from otp.domain.entities import AttemptLimits, AttemptReservation, DestinationRecord, StoredCode
 from otp.domain.errors import Expired, NotFound, OtpError, TooManyAttempts
 
 Status = Literal["pending", "approved", "expired", "max_attempts_reached", "superseded", "canceled"]
@@ -22,6 +24,28 @@ def status_of(code: StoredCode, now: int, max_attempts: int, superseded_at: int 
     if code.expires_at <= ended_at:
         return "expired"
     return "pending" if superseded_at is None else "superseded"
+
+
+def superseded_moment(replaced: StoredCode, newest: StoredCode | None, now: int) -> int:
+    """When a newer code replaced this one: kept by the write that did it, else the newest code's
+    creation; with neither (an item of an earlier release whose newer code was withdrawn), now."""
+    if replaced.superseded_at is not None:
+        return replaced.superseded_at
+    return newest.created_at if newest is not None else now
+
+
+def resend_shown(settings: Settings, record: DestinationRecord, code: StoredCode, status: Status, now: int) -> int:
+    """The verification's resend_available_at: live while it is pending, frozen once it has left.
+
+    The write that ended it keeps the value it had at that moment. An expiry is marked by no
+    write, so it (and an item of an earlier release) shows the value computed from the code alone:
+    when its own send's cooldown ended, which later activity on the destination cannot change.
+    """
+    if status == "pending":
+        return limits.resend_available_at(settings, record, code.created_at, now)
+    if code.resend_at is not None:
+        return code.resend_at
+    return code.created_at + max(0, settings.resend_cooldown_seconds)
 
 
 def refusal(

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 
+from otp.domain import limits
 from otp.domain.errors import NotFound, NotPending
 from otp.use_cases import answering_503
 from otp.use_cases.dependencies import VerificationDependencies
-from otp.use_cases.verification_view import VerificationView, describe, locate
+from otp.use_cases.verification_view import VerificationView, describe, keep_ending, locate
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +28,11 @@ def cancel_verification(deps: VerificationDependencies, verification_id: str) ->
         raise NotFound("No verification has this id (or it has been purged).")
     if view.status != "canceled":
         raise NotPending(view.status)
-    if canceled:
+    if canceled and record is not None:
+        # It left pending just now: the value it shows from here on is the one it had at this moment.
+        resend_at = limits.resend_available_at(deps.settings, record, view.created_at, now)
+        keep_ending(deps, ref.record_key, record.codes[ref.purpose], resend_at)
+        view = dataclasses.replace(view, resend_available_at=resend_at)
         log.info(
             "verification canceled",
             extra={"verification_id": verification_id, "destination": view.masked_destination},

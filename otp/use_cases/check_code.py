@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import re
 from dataclasses import dataclass
@@ -9,13 +10,14 @@ from dataclasses import dataclass
 from otp.domain import limits
 from otp.domain.codes import codes_match
 from otp.domain.destinations import Channel, Destination, channel_of, normalize_email, normalize_phone
-from otp.domain.entities import AttemptReservation
+from otp.domain.entities import AttemptReservation, DestinationRecord, StoredCode
 from otp.domain.errors import InvalidCode, InvalidRequest, NotFound, TooManyAttempts
 from otp.domain.keys import encryption_context, parse_verification_id
 from otp.domain.ports import CiphertextMismatch
 from otp.domain.verification import attempts_remaining, refusal
 from otp.use_cases import answering_503
 from otp.use_cases.dependencies import VerifyDependencies
+from otp.use_cases.verification_view import keep_ending
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +80,8 @@ def _check(
     if stored is None or limits.over_cap(settings, reservation.record, now):
         spent = limits.budget_spent(settings, reservation.record, now)
         error = refusal(reservation, request.verification_id, now, attempt_limits, spent) if stored is None else None
+        if stored is not None:
+            _keep_if_spent(deps, record_key, stored, reservation.record, now)
         error = error or TooManyAttempts()
         log.info("verify refused", extra={"reason": error.code, "destination": masked})
         raise error
@@ -89,16 +93,21 @@ def _check(
             "stored ciphertext does not belong to its record; possible tampering",
             extra={"verification_id": stored.verification_id, "destination": masked},
         )
+        _keep_if_spent(deps, record_key, stored, reservation.record, now)
         raise InvalidCode(attempts_remaining(stored, settings.max_attempts)) from None
     if not codes_match(expected, submitted):
-        _count_wrong_code(deps, record_key, reservation, network, now)
+        record = _count_wrong_code(deps, record_key, reservation, network, now)
+        _keep_if_spent(deps, record_key, stored, record, now)
         remaining = attempts_remaining(stored, settings.max_attempts)
         log.info(
             "wrong code",
             extra={"verification_id": stored.verification_id, "attempts_remaining": remaining, "destination": masked},
         )
         raise InvalidCode(remaining)
-    if not deps.store.consume(record_key, purpose, stored.verification_id, now, attempt_limits):
+    # Approved now: the code keeps the resend_available_at it had at this moment (semantics of GET).
+    record = reservation.record
+    resend_at = limits.resend_available_at(settings, record, stored.created_at, now) if record is not None else None
+    if not deps.store.consume(record_key, purpose, stored.verification_id, now, attempt_limits, resend_at):
         # Another request with the same code used it first (or it was canceled): single use holds.
         log.info("code already used by a concurrent request", extra={"verification_id": stored.verification_id})
         raise NotFound()
@@ -114,15 +123,24 @@ def _check(
     )
 
 
+def _keep_if_spent(
+    deps: VerifyDependencies, record_key: str, stored: StoredCode, record: DestinationRecord | None, now: int
+) -> None:
+    """The attempt that spent the code's last one ended it: it keeps the resend time it had then."""
+    if stored.attempts >= deps.settings.max_attempts and record is not None:
+        keep_ending(deps, record_key, stored, limits.resend_available_at(deps.settings, record, stored.created_at, now))
+
+
 def _count_wrong_code(
     deps: VerifyDependencies, record_key: str, reservation: AttemptReservation, network: str | None, now: int
-) -> None:
+) -> DestinationRecord | None:
     """The attempt stays counted; when it crossed a failure bound, /generate refuses from then on.
 
     One extra write, only for the wrong code that crosses a bound: the rest pay nothing for it.
+    The record is returned as that write left it.
     """
     if reservation.record is None:
-        return
+        return None
     blocks = limits.failure_blocks(deps.settings, reservation.record, network, now)
     already = reservation.record
     new_destination = blocks.destination_until is not None and blocks.destination_until > already.blocked_until
@@ -135,3 +153,6 @@ def _count_wrong_code(
             "failure bound reached; generate refuses this destination",
             extra={"everywhere_until": blocks.destination_until, "from_network_until": blocks.network_until},
         )
+        if new_destination:
+            return dataclasses.replace(already, blocked_until=blocks.destination_until or 0)
+    return already

@@ -18,6 +18,7 @@ from otp.domain.test_destinations import fixed_code
 from otp.messages import MalformedLocale, resolve_locale
 from otp.use_cases import answering_503
 from otp.use_cases.dependencies import GenerateDependencies
+from otp.use_cases.verification_view import keep_superseded
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +103,13 @@ def _issue(
         ciphertext=deps.cipher.encrypt(code, encryption_context(record_key, verification_id, purpose)),
     )
     # Saving supersedes any code pending for the same destination and purpose.
-    deps.store.save_code(
+    saved = deps.store.save_code(
         record_key,
         stored,
         keep_until=now + limits.record_lifetime(settings),
         forget_before=now - limits.RECORD_GRACE_SECONDS,
     )
+    keep_superseded(deps, record_key, saved, purpose, now)
     if fixed is not None:
         # Semantics 16: stored and checked like any code; only the delivery is skipped.
         log.warning(

@@ -243,3 +243,43 @@ def test_a_caller_inventing_purposes_cannot_grow_a_record_without_bound(store):
     record = store.read(KEY)
     assert len(record.codes) <= 9
     assert {f"new-{n}" for n in range(3)} <= set(record.codes)
+
+
+def test_a_save_reports_the_record_and_keeps_the_replaced_code_past_a_withdrawn_one(store):
+    save(store, "vrf_old")
+    assert take(store, plan(), NOW) is None
+    saved = store.save_code(KEY, code("vrf_failed"), keep_until=NOW + 99_999, forget_before=NOW - 3600)
+    assert saved.codes["default"].verification_id == "vrf_failed"
+    assert saved.replaced["default"].verification_id == "vrf_old"
+    store.withdraw_code(KEY, "default", "vrf_failed")  # its delivery failed
+    assert take(store, plan(), NOW) is None
+    saved = store.save_code(KEY, code("vrf_next"), keep_until=NOW + 99_999, forget_before=NOW - 3600)
+    # Nothing was pending: the code the failed send superseded is still the replaced one.
+    for record in (saved, store.read(KEY)):
+        assert record.codes["default"].verification_id == "vrf_next"
+        assert record.replaced["default"].verification_id == "vrf_old"
+    save(store, "vrf_last")  # and a pending code moves to `replaced` as before
+    assert store.read(KEY).replaced["default"].verification_id == "vrf_next"
+
+
+def test_what_a_code_showed_when_it_ended_is_kept_once_on_the_code_named(store):
+    save(store, "vrf_a")
+    reserve(store)
+    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS, resend_at=NOW + 30) is True
+    store.mark_ended(KEY, "default", "vrf_a", NOW + 99)  # already kept: the first value stays
+    assert store.read(KEY).codes["default"].resend_at == NOW + 30
+    save(store, "vrf_b")
+    store.mark_ended(KEY, "default", "vrf_a", NOW + 40)  # not the newest code: ignored
+    store.mark_ended(KEY, "default", "vrf_b", NOW + 40)
+    save(store, "vrf_c")
+    store.mark_ended(KEY, "default", "vrf_c", NOW + 50, superseded_at=NOW + 5)  # not the replaced one
+    store.mark_ended(KEY, "default", "vrf_b", NOW + 50, superseded_at=NOW + 5)  # b was kept already
+    record = store.read(KEY)
+    assert (record.replaced["default"].resend_at, record.replaced["default"].superseded_at) == (NOW + 40, None)
+    assert record.codes["default"].resend_at is None
+    save(store, "vrf_d")
+    store.mark_ended(KEY, "default", "vrf_c", NOW + 60, superseded_at=NOW + 6)
+    replaced = store.read(KEY).replaced["default"]
+    assert (replaced.verification_id, replaced.resend_at, replaced.superseded_at) == ("vrf_c", NOW + 60, NOW + 6)
+    store.mark_ended("dest#" + "00" * 16, "default", "vrf_d", NOW)  # no such record: nothing happens
+    assert store.read("dest#" + "00" * 16) is None

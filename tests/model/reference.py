@@ -87,8 +87,6 @@ class Verification:
     attempts: int = 0
     ended: str | None = None  # the terminal status, once something ended it
     ended_at: int | None = None
-    superseded_by_failed_send: bool = False
-    kept_past_a_failed_send: bool = False  # still the replaced code when a newer one was stored after it
 
     @property
     def expires_at(self) -> int:
@@ -231,11 +229,9 @@ class Reference:
         """A new code for (destination, purpose): it supersedes the one pending."""
         state = self.state(verification.identity)
         previous = state.newest.get(verification.purpose)
-        if previous is not None:
+        if previous is not None:  # with none pending (the last send failed), the replaced one stays
             state.replaced[verification.purpose] = previous
             self._end(previous, "superseded")
-        elif verification.purpose in state.replaced:
-            state.replaced[verification.purpose].kept_past_a_failed_send = True
         state.newest[verification.purpose] = verification
         self.verifications[verification.vid] = verification
 
@@ -245,7 +241,6 @@ class Reference:
         previous = state.newest.pop(purpose, None)
         if previous is not None:
             state.replaced[purpose] = previous
-            previous.superseded_by_failed_send = previous.ended is None
             self._end(previous, "superseded")
 
     # ---- /verify ---------------------------------------------------------------------------
