@@ -11,7 +11,7 @@ from otp.domain.codes import codes_match
 from otp.domain.destinations import Channel, Destination, channel_of, normalize_email, normalize_phone
 from otp.domain.entities import AttemptReservation
 from otp.domain.errors import InvalidCode, InvalidRequest, NotFound, TooManyAttempts
-from otp.domain.keys import encryption_context, parse_verification_id
+from otp.domain.keys import encryption_context
 from otp.domain.ports import CiphertextMismatch
 from otp.domain.verification import attempts_remaining, refusal
 from otp.use_cases import answering_503
@@ -53,7 +53,7 @@ def check_code(deps: VerifyDependencies, request: CheckRequest) -> VerifiedCode:
     with answering_503("verify"):
         record_key = deps.digests.record_key(destination)
         if request.verification_id is not None:
-            ref = parse_verification_id(request.verification_id)
+            ref = deps.digests.locate(request.verification_id)
             if ref is None or ref.record_key != record_key or ref.purpose != request.purpose:
                 # Names no code of this destination and purpose: refused before any attempt is spent.
                 log.info("verify refused", extra={"reason": "not_found", "destination": destination.masked})

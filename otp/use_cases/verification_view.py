@@ -8,8 +8,9 @@ from otp.domain import limits
 from otp.domain.destinations import Channel
 from otp.domain.entities import DestinationRecord
 from otp.domain.errors import InvalidRequest
-from otp.domain.keys import VerificationRef, parse_verification_id
+from otp.domain.keys import VerificationRef
 from otp.domain.verification import Status, attempts_remaining, status_of
+from otp.use_cases import answering_503
 from otp.use_cases.dependencies import Common
 
 
@@ -26,8 +27,10 @@ class VerificationView:
     resend_available_at: int
 
 
-def locate(verification_id: str) -> VerificationRef:
-    ref = parse_verification_id(verification_id)
+def locate(deps: Common, verification_id: str) -> VerificationRef:
+    """The record an id names; unmasking it takes the digest secret, derived once per container."""
+    with answering_503("reading a verification id"):
+        ref = deps.digests.locate(verification_id)
     if ref is None:
         raise InvalidRequest.for_field("verification_id", "must be a verification id returned by /generate")
     return ref

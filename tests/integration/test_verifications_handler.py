@@ -179,13 +179,66 @@ def test_reads_and_cancels_are_counted_and_cancels_logged_masked(lifecycle, caps
     assert GOOD_IN not in out + logged
 
 
-def test_status_and_cancel_never_touch_kms(lifecycle, faults):
+def test_status_and_cancel_use_kms_only_to_derive_the_digest_secret_once(lifecycle, faults):
     api = lifecycle()
     vid, _ = started(api)
-    for operation in ("Encrypt", "Decrypt", "GenerateMac"):
+    second, _ = started(api, purpose="second")
+    faults.watch("kms", "GenerateMac")
+    for operation in ("Encrypt", "Decrypt"):
         faults.fail("kms", operation, 400, "AccessDeniedException")
     assert api.status(vid).status == 200
+    assert api.status(second).status == 200
     assert api.cancel(vid).status == 200
+    assert api.cancel(second).status == 200
+    # The id's record is unmasked under the digest secret: one GenerateMac per container, none per request.
+    assert faults.attempts["kms.GenerateMac"] == 1
+    assert faults.attempts["kms.Encrypt"] == faults.attempts["kms.Decrypt"] == 0
+
+
+def test_without_the_digest_secret_an_id_is_503_and_nothing_changes(lifecycle, faults):
+    api = lifecycle()
+    vid, _ = started(api)
+    faults.fail("kms", "GenerateMac", 400, "AccessDeniedException")
+    for reply in (api.status(vid), api.cancel(vid)):
+        assert (reply.status, reply.error) == (503, "service_unavailable")
+    assert api.status("vrf_short_default").status == 400  # a malformed id needs no secret to refuse
+    faults.heal()
+    assert api.status(vid).body["status"] == "pending"
+
+
+def test_a_tampered_id_is_404_and_never_another_verification(lifecycle):
+    import base64
+
+    api = lifecycle()
+    mine, _ = started(api)
+    theirs, _ = started(api, GOOD_IN)
+    locator = bytearray(base64.urlsafe_b64decode(mine[4:40]))
+    for position in (0, 5, 10, 11, 20, 26):  # the nonce (0-10) and the masked record (11-26)
+        tampered = bytearray(locator)
+        tampered[position] ^= 0x40
+        forged = f"vrf_{base64.urlsafe_b64encode(bytes(tampered)).decode()}_default"
+        for reply in (api.status(forged), api.cancel(forged)):
+            assert (reply.status, reply.error) == (404, "not_found")
+    # Their nonce with my masked record, and mine with theirs: neither names a verification.
+    other = base64.urlsafe_b64decode(theirs[4:40])
+    for spliced in (bytes(locator[:11]) + other[11:], other[:11] + bytes(locator[11:])):
+        forged = f"vrf_{base64.urlsafe_b64encode(spliced).decode()}_default"
+        assert api.status(forged).status == 404
+    assert api.status(mine).body["status"] == api.status(theirs).body["status"] == "pending"
+
+
+def test_verify_with_a_tampered_id_is_404_and_spends_no_attempt(lifecycle):
+    import base64
+
+    api = lifecycle()
+    vid, code = started(api)
+    locator = bytearray(base64.urlsafe_b64decode(vid[4:40]))
+    locator[3] ^= 0x01  # the nonce: it unmasks to another record
+    forged = f"vrf_{base64.urlsafe_b64encode(bytes(locator)).decode()}_default"
+    refused = api.verify({"destination": GOOD_US, "code": code, "verification_id": forged})
+    assert (refused.status, refused.error) == (404, "not_found")
+    assert api.status(vid).body["attempts_remaining"] == 5
+    assert api.verify({"destination": GOOD_US, "code": code, "verification_id": vid}).status == 200
 
 
 def test_resend_available_at_follows_the_cooldown_and_the_window(make_api):
