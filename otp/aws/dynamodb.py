@@ -215,6 +215,17 @@ class DynamoDbStore:
             return False
         return True
 
+    def spend(self, record_key: str, purpose: str, verification_id: str, now: int) -> None:
+        with contextlib.suppress(_ConditionFailed), _translated("UpdateItem"):  # refused: it ended first
+            self._client().update_item(
+                TableName=self._table,
+                Key={"id": {"S": record_key}},
+                UpdateExpression="SET codes.#p.spent_at = :now REMOVE ciphers.#p",
+                ConditionExpression=f"{_LIVE_CODE} AND codes.#p.vid = :vid",
+                ExpressionAttributeNames={"#p": purpose},
+                ExpressionAttributeValues={":now": _n(now), ":vid": {"S": verification_id}},
+            )
+
     # ---- status --------------------------------------------------------------------------------
 
     def read(self, record_key: str) -> DestinationRecord | None:
@@ -229,20 +240,17 @@ class DynamoDbStore:
     def cancel(
         self, record_key: str, purpose: str, verification_id: str, now: int, max_attempts: int
     ) -> tuple[bool, DestinationRecord | None]:
+        values = {":now": _n(now), ":vid": {"S": verification_id}, ":max": _n(max_attempts)}
         try:
             with _translated("UpdateItem"):
                 response = self._client().update_item(
                     TableName=self._table,
                     Key={"id": {"S": record_key}},
                     UpdateExpression="SET codes.#p.canceled_at = :now REMOVE ciphers.#p",
-                    ConditionExpression=f"{_LIVE_CODE} AND codes.#p.vid = :vid "
-                    "AND codes.#p.expires_at > :now AND codes.#p.attempts < :max",
+                    ConditionExpression=f"{_LIVE_CODE} AND codes.#p.vid = :vid AND codes.#p.expires_at > :now "
+                    "AND (codes.#p.attempts < :max OR attribute_not_exists(codes.#p.spent_at))",
                     ExpressionAttributeNames={"#p": purpose},
-                    ExpressionAttributeValues={
-                        ":now": _n(now),
-                        ":vid": {"S": verification_id},
-                        ":max": _n(max_attempts),
-                    },
+                    ExpressionAttributeValues=values,
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )

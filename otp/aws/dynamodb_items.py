@@ -32,6 +32,7 @@ def entry_of(entry: dict[str, Any], purpose: str, ciphertext: bytes = b"") -> St
         attempts=int(fields["attempts"]["N"]),
         consumed_at=int(fields["consumed_at"]["N"]) if "consumed_at" in fields else None,
         canceled_at=int(fields["canceled_at"]["N"]) if "canceled_at" in fields else None,
+        spent_at=int(fields["spent_at"]["N"]) if "spent_at" in fields else None,
         ciphertext=ciphertext,
     )
 

@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from otp.domain import limits
 from otp.domain.codes import codes_match
 from otp.domain.destinations import Channel, Destination, channel_of, normalize_email, normalize_phone
-from otp.domain.entities import AttemptReservation
+from otp.domain.entities import AttemptReservation, StoredCode
 from otp.domain.errors import InvalidCode, InvalidRequest, NotFound, TooManyAttempts
 from otp.domain.keys import encryption_context
-from otp.domain.ports import CiphertextMismatch
+from otp.domain.ports import CiphertextMismatch, DependencyFailure
 from otp.domain.verification import attempts_remaining, refusal
 from otp.use_cases import answering_503
 from otp.use_cases.dependencies import VerifyDependencies
@@ -79,18 +79,25 @@ def _check(
         spent = limits.budget_spent(settings, reservation.record, now)
         error = refusal(reservation, request.verification_id, now, attempt_limits, spent) if stored is None else None
         error = error or TooManyAttempts()
+        if stored is not None:
+            _answered(deps, record_key, stored, now)
         log.info("verify refused", extra={"reason": error.code, "destination": masked})
         raise error
     context = encryption_context(record_key, stored.verification_id, purpose)
     try:
         expected = deps.cipher.decrypt(stored.ciphertext, context)
+    except DependencyFailure:
+        _answered(deps, record_key, stored, now)  # the attempt stays spent: if it was the last, say so
+        raise
     except CiphertextMismatch:
+        _answered(deps, record_key, stored, now)
         log.error(
             "stored ciphertext does not belong to its record; possible tampering",
             extra={"verification_id": stored.verification_id, "destination": masked},
         )
         raise InvalidCode(attempts_remaining(stored, settings.max_attempts)) from None
     if not codes_match(expected, submitted):
+        _answered(deps, record_key, stored, now)
         _count_wrong_code(deps, record_key, reservation, network, now)
         remaining = attempts_remaining(stored, settings.max_attempts)
         log.info(
@@ -112,6 +119,18 @@ def _check(
         masked_destination=stored.masked_destination,
         purpose=purpose,
     )
+
+
+def _answered(deps: VerifyDependencies, record_key: str, stored: StoredCode, now: int) -> None:
+    """A reserved attempt that did not verify. When it was the code's last, record it spent, so a
+    cancel no longer waits on it (verification.cancelable); one extra write, on the last attempt only."""
+    if stored.attempts < deps.settings.max_attempts:
+        return
+    try:
+        deps.store.spend(record_key, stored.purpose, stored.verification_id, now)
+    except DependencyFailure:
+        # The answer stands; a cancel may then still end the code (it can never verify again).
+        log.warning("could not record the last attempt as spent", extra={"verification_id": stored.verification_id})
 
 
 def _count_wrong_code(

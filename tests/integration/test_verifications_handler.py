@@ -162,6 +162,49 @@ def test_a_cancel_racing_a_right_code_has_exactly_one_winner(lifecycle):
         assert race(api, f"race{round_}") in ((200, 409), (404, 200))
 
 
+def spend_all_but_one(api, code, purpose="default"):
+    for _ in range(4):
+        assert api.verify({"destination": GOOD_US, "purpose": purpose, "code": wrong_code(code)}).status == 403
+
+
+def test_a_cancel_while_the_right_last_attempt_is_decrypted_wins_and_the_verify_is_404(lifecycle):
+    from tests.integration.faults import Gate
+
+    api = lifecycle()
+    vid, code = started(api)
+    spend_all_but_one(api, code)
+    gate = Gate("kms", "Decrypt")  # the verify has reserved its last attempt and waits on KMS here
+    verifying = []
+    thread = threading.Thread(target=lambda: verifying.append(api.verify({"destination": GOOD_US, "code": code})))
+    thread.start()
+    try:
+        assert gate.reached.wait(timeout=10)
+        canceled = api.cancel(vid)
+    finally:
+        gate.open()
+        thread.join(timeout=30)
+    assert (canceled.status, canceled.body.get("status")) == (200, "canceled")
+    assert (verifying[0].status, verifying[0].error) == (404, "not_found")
+    assert api.status(vid).body["status"] == "canceled"
+
+
+def test_after_the_right_last_attempt_a_cancel_says_approved_and_after_a_wrong_one_max_attempts(lifecycle, aws):
+    api = lifecycle()
+    vid, code = started(api, purpose="right")
+    spend_all_but_one(api, code, "right")
+    assert api.verify({"destination": GOOD_US, "purpose": "right", "code": code}).status == 200
+    refused = api.cancel(vid)
+    assert (refused.status, refused.body["error"]["status"]) == (409, "approved")
+    vid, code = started(api, purpose="wrong")
+    spend_all_but_one(api, code, "wrong")
+    assert api.verify({"destination": GOOD_US, "purpose": "wrong", "code": wrong_code(code)}).status == 403
+    refused = api.cancel(vid)
+    assert (refused.status, refused.body["error"]["status"]) == (409, "max_attempts_reached")
+    # The spent code keeps no ciphertext: nothing is left in the table that could ever verify.
+    [item] = aws.destination_items().values()
+    assert "wrong" not in item.get("ciphers", {}).get("M", {})
+
+
 def test_reads_and_cancels_are_counted_and_cancels_logged_masked(lifecycle, capsys, log_output):
     api = lifecycle()
     vid, _ = started(api, GOOD_IN)
