@@ -89,6 +89,10 @@ def controls_from(requests: list[IamRequest]) -> list[Control]:
         Control("verify decrypts with other context keys than a code's", replace(decrypt, context=other_keys)),
         Control("generate encrypts without an encryption context", replace(encrypt, context=no_context)),
         Control("verify derives a MAC with another algorithm", replace(mac, context=other_algorithm)),
+        Control(
+            "verifications derives a MAC with another algorithm",
+            replace(first("verifications", "kms:GenerateMac"), context=other_algorithm),
+        ),
         Control("generate deletes a destination record", replace(destination, action="dynamodb:DeleteItem")),
         Control("verifications writes an idempotency record", replace(idempotency, function="verifications")),
         Control("verify updates an idempotency record", replace(idempotency, function="verify", action=update)),

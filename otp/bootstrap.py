@@ -115,10 +115,10 @@ def verify_dependencies(
 def verification_dependencies(
     settings: Settings, adapters: Adapters | None = None, clock: Callable[[], float] = time.time
 ) -> VerificationDependencies:
-    """Status and cancel: no cipher and no sender, so that function's role needs neither."""
+    """Status and cancel: no cipher and no sender; the digests unmask the record an id names."""
     adapters = adapters or aws_adapters()
     deps = VerificationDependencies(**_common(settings, adapters, clock))
-    _snapshot(adapters, deps.digests, ["dynamodb"])
+    _snapshot(adapters, deps.digests, ["dynamodb", "kms"])
     return deps
 
 

@@ -25,6 +25,7 @@ from otp.domain.entities import (
 )
 from otp.domain.outbound import EmailMessage, Receipt, SmsMessage, VoiceMessage, WhatsAppMessage
 from otp.domain.ports import CiphertextMismatch, DeliveryRefused, Senders
+from otp.domain.verification import cancelable
 
 PURPOSES_BEFORE_PRUNING = 8
 
@@ -181,6 +182,16 @@ class InMemoryStore:
                 return
             codes[purpose] = dataclasses.replace(code, resend_at=resend_at, superseded_at=superseded_at)
 
+    def spend(
+        self, record_key: str, purpose: str, verification_id: str, now: int, resend_at: int | None = None
+    ) -> None:
+        with self._lock:
+            record = self.records.get(record_key)
+            code = record.codes.get(purpose) if record else None
+            if record is not None and code is not None and _live(code) and code.verification_id == verification_id:
+                kept = code.resend_at if code.resend_at is not None else resend_at
+                record.codes[purpose] = dataclasses.replace(code, spent_at=now, ciphertext=b"", resend_at=kept)
+
     def block_failures(self, record_key: str, blocks: FailureBlocks) -> None:
         with self._lock:
             record = self.records.get(record_key)
@@ -204,13 +215,7 @@ class InMemoryStore:
             if record is None:
                 return False, None
             code = record.codes.get(purpose)
-            if (
-                code is None
-                or not _live(code)
-                or code.verification_id != verification_id
-                or code.expires_at <= now
-                or code.attempts >= max_attempts
-            ):
+            if code is None or not cancelable(code, verification_id, now, max_attempts):
                 return False, record.snapshot()
             record.codes[purpose] = dataclasses.replace(code, canceled_at=now, ciphertext=b"")
             return True, record.snapshot()

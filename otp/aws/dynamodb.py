@@ -28,6 +28,7 @@ from otp.aws.dynamodb_items import (
     number,
     record_of,
     save_update,
+    spent_update,
     withdraw_update,
 )
 from otp.domain.entities import (
@@ -216,6 +217,11 @@ class DynamoDbStore:
             update = ended_update(key, purpose, vid, resend_at, superseded_at)
             self._client().update_item(TableName=self._table, **update)
 
+    def spend(self, key: str, purpose: str, vid: str, now: int, resend_at: int | None = None) -> None:
+        with contextlib.suppress(_ConditionFailed), _translated("UpdateItem"):  # refused: it ended first
+            update = spent_update(key, purpose, vid, now, resend_at, live=_LIVE_CODE)
+            self._client().update_item(TableName=self._table, **update)
+
     # ---- status --------------------------------------------------------------------------------
 
     def read(self, record_key: str) -> DestinationRecord | None:
@@ -230,20 +236,17 @@ class DynamoDbStore:
     def cancel(
         self, record_key: str, purpose: str, verification_id: str, now: int, max_attempts: int
     ) -> tuple[bool, DestinationRecord | None]:
+        values = {":now": _n(now), ":vid": {"S": verification_id}, ":max": _n(max_attempts)}
         try:
             with _translated("UpdateItem"):
                 response = self._client().update_item(
                     TableName=self._table,
                     Key={"id": {"S": record_key}},
                     UpdateExpression="SET codes.#p.canceled_at = :now REMOVE ciphers.#p",
-                    ConditionExpression=f"{_LIVE_CODE} AND codes.#p.vid = :vid "
-                    "AND codes.#p.expires_at > :now AND codes.#p.attempts < :max",
+                    ConditionExpression=f"{_LIVE_CODE} AND codes.#p.vid = :vid AND codes.#p.expires_at > :now "
+                    "AND (codes.#p.attempts < :max OR attribute_not_exists(codes.#p.spent_at))",
                     ExpressionAttributeNames={"#p": purpose},
-                    ExpressionAttributeValues={
-                        ":now": _n(now),
-                        ":vid": {"S": verification_id},
-                        ":max": _n(max_attempts),
-                    },
+                    ExpressionAttributeValues=values,
                     ReturnValues="ALL_NEW",
                     ReturnValuesOnConditionCheckFailure="ALL_OLD",
                 )

@@ -32,6 +32,7 @@ def entry_of(entry: dict[str, Any], purpose: str, ciphertext: bytes = b"") -> St
         attempts=int(fields["attempts"]["N"]),
         consumed_at=_optional(fields, "consumed_at"),
         canceled_at=_optional(fields, "canceled_at"),
+        spent_at=_optional(fields, "spent_at"),
         ciphertext=ciphertext,
         # Absent on items written before a finished code kept these: the domain falls back.
         resend_at=_optional(fields, "resend_at"),
@@ -154,6 +155,24 @@ def ended_update(
         "Key": {"id": {"S": record_key}},
         "UpdateExpression": "SET " + ", ".join(sets),
         "ConditionExpression": f"{where}.#p.vid = :vid AND attribute_not_exists({where}.#p.resend_at)",
+        "ExpressionAttributeNames": {"#p": purpose},
+        "ExpressionAttributeValues": values,
+    }
+
+
+def spent_update(
+    record_key: str, purpose: str, verification_id: str, now: int, resend_at: int | None, live: str
+) -> dict[str, Any]:
+    """The code's last attempt was answered wrong: say so, drop its ciphertext, keep its resend time."""
+    sets = ["codes.#p.spent_at = :now"]
+    values = {":now": {"N": str(now)}, ":vid": {"S": verification_id}}
+    if resend_at is not None:
+        sets.append("codes.#p.resend_at = if_not_exists(codes.#p.resend_at, :resend)")
+        values[":resend"] = {"N": str(resend_at)}
+    return {
+        "Key": {"id": {"S": record_key}},
+        "UpdateExpression": "SET " + ", ".join(sets) + " REMOVE ciphers.#p",
+        "ConditionExpression": f"{live} AND codes.#p.vid = :vid",
         "ExpressionAttributeNames": {"#p": purpose},
         "ExpressionAttributeValues": values,
     }

@@ -20,6 +20,7 @@ class StoredCode:
     attempts: int = 0
     consumed_at: int | None = None
     canceled_at: int | None = None
+    spent_at: int | None = None  # when its last attempt was answered wrong: until then a verify may be checking it
     ciphertext: bytes = b""  # present only while the code can still verify
     # Kept by the write that ended it, so a finished verification tells nothing of later activity:
     # its resend_available_at then, and (superseded codes) when the newer code replaced it.

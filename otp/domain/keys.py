@@ -23,7 +23,7 @@ from otp.domain.ports import SecretDeriver
 DIGEST_LABEL = b"otp-service/record-digests/v1"
 RECORD_PREFIX = "dest#"
 _DIGEST_BYTES = 16
-_ID_RANDOM_BYTES = 11
+_ID_NONCE_BYTES = 11
 _ID = re.compile(r"^vrf_(?P<locator>[A-Za-z0-9_-]{36})_(?P<purpose>[a-z0-9][a-z0-9_.-]{0,31})$")
 
 
@@ -58,6 +58,33 @@ class Digests:
         """What an Idempotency-Key record keeps of its request: keyed, so a table reader cannot test numbers."""
         return hmac.new(self._key(), f"request\x00{request}".encode(), sha256).hexdigest()
 
+    def new_verification_id(self, record_key: str, purpose: str) -> str:
+        """An unguessable id that also says where its record is, so a lookup by id is one read.
+
+        The record's digest travels masked by a pad drawn from a fresh nonce under the secret:
+        without the secret, two ids of one destination look as unrelated as two of different ones.
+        """
+        nonce = secrets.token_bytes(_ID_NONCE_BYTES)
+        digest = bytes.fromhex(record_key.removeprefix(RECORD_PREFIX))
+        locator = nonce + _xor(digest, self._id_pad(nonce))
+        return f"vrf_{base64.urlsafe_b64encode(locator).decode()}_{purpose}"
+
+    def locate(self, verification_id: str) -> VerificationRef | None:
+        """Where an id's record would be, or None for a malformed id. A tampered id names a record
+        that does not exist, or one whose stored id differs: the caller compares the full id."""
+        match = _ID.match(verification_id)
+        if match is None:
+            return None
+        try:
+            locator = base64.urlsafe_b64decode(match["locator"])
+        except (binascii.Error, ValueError):
+            return None
+        nonce, masked = locator[:_ID_NONCE_BYTES], locator[_ID_NONCE_BYTES:]
+        return VerificationRef(RECORD_PREFIX + _xor(masked, self._id_pad(nonce)).hex(), match["purpose"])
+
+    def _id_pad(self, nonce: bytes) -> bytes:
+        return hmac.new(self._key(), b"verification-id\x00" + nonce, sha256).digest()[:_DIGEST_BYTES]
+
     def forget(self) -> None:
         """For SnapStart restores and tests: derive the secret again on next use."""
         with self._lock:
@@ -70,21 +97,8 @@ class VerificationRef:
     purpose: str
 
 
-def new_verification_id(record_key: str, purpose: str) -> str:
-    """An unguessable id that also says where its record is, so a lookup by id is one read."""
-    locator = bytes.fromhex(record_key.removeprefix(RECORD_PREFIX)) + secrets.token_bytes(_ID_RANDOM_BYTES)
-    return f"vrf_{base64.urlsafe_b64encode(locator).decode()}_{purpose}"
-
-
-def parse_verification_id(verification_id: str) -> VerificationRef | None:
-    match = _ID.match(verification_id)
-    if match is None:
-        return None
-    try:
-        locator = base64.urlsafe_b64decode(match["locator"])
-    except (binascii.Error, ValueError):
-        return None
-    return VerificationRef(RECORD_PREFIX + locator[:_DIGEST_BYTES].hex(), match["purpose"])
+def _xor(left: bytes, right: bytes) -> bytes:
+    return bytes(a ^ b for a, b in zip(left, right, strict=True))
 
 
 def encryption_context(record_key: str, verification_id: str, purpose: str) -> dict[str, str]:

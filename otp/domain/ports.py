@@ -94,12 +94,22 @@ class CodeStore(Protocol):
         """Record until when /generate refuses the destination, everywhere or from one network."""
         ...
 
+    def spend(
+        self, record_key: str, purpose: str, verification_id: str, now: int, resend_at: int | None = None
+    ) -> None:
+        """Record that the code's last attempt was answered (wrong), drop its ciphertext, and keep
+        ``resend_at`` as the resend time it showed then (unless one is kept already).
+
+        Nothing when the code is no longer that live code: a cancel or a consume came first.
+        """
+        ...
+
     def read(self, record_key: str) -> DestinationRecord | None: ...
 
     def cancel(
         self, record_key: str, purpose: str, verification_id: str, now: int, max_attempts: int
     ) -> tuple[bool, DestinationRecord | None]:
-        """Atomically cancel the code if it is still pending.
+        """Atomically cancel the code if ``verification.cancelable`` holds for it.
 
         Whether this call canceled it, and the record as it stands after (None when there is none).
         """

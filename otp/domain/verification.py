@@ -48,6 +48,23 @@ def resend_shown(settings: Settings, record: DestinationRecord, code: StoredCode
     return code.created_at + max(0, settings.resend_cooldown_seconds)
 
 
+def cancelable(code: StoredCode, verification_id: str, now: int, max_attempts: int) -> bool:
+    """Whether a cancel may still end the code: it is this live, unexpired code, and it has attempts
+    left or its last attempt has not been answered yet.
+
+    A verify reserves an attempt, then checks the code, then consumes it or (on the last attempt)
+    records it spent. A cancel landing while the last attempt is checked must not read the
+    reserved attempt as "max_attempts_reached": the check may still approve the code. It cancels,
+    as it would while any earlier attempt is checked, and the verify's consume then answers 404.
+    So a cancel racing the right code reports ``approved`` when the verify came first, or wins.
+    """
+    if code.verification_id != verification_id or code.consumed_at is not None or code.canceled_at is not None:
+        return False
+    if code.expires_at <= now:
+        return False
+    return code.attempts < max_attempts or code.spent_at is None
+
+
 def refusal(
     reservation: AttemptReservation, verification_id: str | None, now: int, limits: AttemptLimits, budget_spent: bool
 ) -> OtpError:

@@ -15,7 +15,7 @@ log = logging.getLogger(__name__)
 
 
 def cancel_verification(deps: VerificationDependencies, verification_id: str) -> VerificationView:
-    ref = locate(verification_id)
+    ref = locate(deps, verification_id)
     now = deps.now()
     with answering_503("a cancel"):
         # One conditional write: it cancels only a pending code, so a cancel racing a right code

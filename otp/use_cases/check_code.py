@@ -12,12 +12,11 @@ from otp.domain.codes import codes_match
 from otp.domain.destinations import Channel, Destination, channel_of, normalize_email, normalize_phone
 from otp.domain.entities import AttemptReservation, DestinationRecord, StoredCode
 from otp.domain.errors import InvalidCode, InvalidRequest, NotFound, TooManyAttempts
-from otp.domain.keys import encryption_context, parse_verification_id
-from otp.domain.ports import CiphertextMismatch
+from otp.domain.keys import encryption_context
+from otp.domain.ports import CiphertextMismatch, DependencyFailure
 from otp.domain.verification import attempts_remaining, refusal
 from otp.use_cases import answering_503
 from otp.use_cases.dependencies import VerifyDependencies
-from otp.use_cases.verification_view import keep_ending
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +54,7 @@ def check_code(deps: VerifyDependencies, request: CheckRequest) -> VerifiedCode:
     with answering_503("verify"):
         record_key = deps.digests.record_key(destination)
         if request.verification_id is not None:
-            ref = parse_verification_id(request.verification_id)
+            ref = deps.digests.locate(request.verification_id)
             if ref is None or ref.record_key != record_key or ref.purpose != request.purpose:
                 # Names no code of this destination and purpose: refused before any attempt is spent.
                 log.info("verify refused", extra={"reason": "not_found", "destination": destination.masked})
@@ -69,9 +68,8 @@ def _check(
     settings = deps.settings
     masked = destination.masked
     now = deps.now()
-    network = None
-    if request.end_user_ip is not None:
-        network = deps.digests.failure_network_key(limits.failure_network(request.end_user_ip))
+    ip = request.end_user_ip
+    network = None if ip is None else deps.digests.failure_network_key(limits.failure_network(ip))
     attempt_limits = limits.attempt_limits(settings, now, network)
     purpose = request.purpose
     # The attempt is counted before the comparison: concurrent guesses can never exceed the limits.
@@ -80,24 +78,27 @@ def _check(
     if stored is None or limits.over_cap(settings, reservation.record, now):
         spent = limits.budget_spent(settings, reservation.record, now)
         error = refusal(reservation, request.verification_id, now, attempt_limits, spent) if stored is None else None
-        if stored is not None:
-            _keep_if_spent(deps, record_key, stored, reservation.record, now)
         error = error or TooManyAttempts()
+        if stored is not None:
+            _answered(deps, record_key, stored, reservation.record, now)
         log.info("verify refused", extra={"reason": error.code, "destination": masked})
         raise error
     context = encryption_context(record_key, stored.verification_id, purpose)
     try:
         expected = deps.cipher.decrypt(stored.ciphertext, context)
+    except DependencyFailure:
+        _answered(deps, record_key, stored, reservation.record, now)  # the attempt stays spent
+        raise
     except CiphertextMismatch:
+        _answered(deps, record_key, stored, reservation.record, now)
         log.error(
             "stored ciphertext does not belong to its record; possible tampering",
             extra={"verification_id": stored.verification_id, "destination": masked},
         )
-        _keep_if_spent(deps, record_key, stored, reservation.record, now)
         raise InvalidCode(attempts_remaining(stored, settings.max_attempts)) from None
     if not codes_match(expected, submitted):
         record = _count_wrong_code(deps, record_key, reservation, network, now)
-        _keep_if_spent(deps, record_key, stored, record, now)
+        _answered(deps, record_key, stored, record, now)
         remaining = attempts_remaining(stored, settings.max_attempts)
         log.info(
             "wrong code",
@@ -123,12 +124,20 @@ def _check(
     )
 
 
-def _keep_if_spent(
+def _answered(
     deps: VerifyDependencies, record_key: str, stored: StoredCode, record: DestinationRecord | None, now: int
 ) -> None:
-    """The attempt that spent the code's last one ended it: it keeps the resend time it had then."""
-    if stored.attempts >= deps.settings.max_attempts and record is not None:
-        keep_ending(deps, record_key, stored, limits.resend_available_at(deps.settings, record, stored.created_at, now))
+    """A reserved attempt that did not verify. When it was the code's last, one write records it
+    spent, so a cancel no longer waits on it (verification.cancelable), and keeps the resend time
+    the verification showed as it left pending (verification.resend_shown)."""
+    if stored.attempts < deps.settings.max_attempts:
+        return
+    resend_at = None if record is None else limits.resend_available_at(deps.settings, record, stored.created_at, now)
+    try:
+        deps.store.spend(record_key, stored.purpose, stored.verification_id, now, resend_at)
+    except DependencyFailure:
+        # The answer stands; a cancel may then still end the code (it can never verify again).
+        log.warning("could not record the last attempt as spent", extra={"verification_id": stored.verification_id})
 
 
 def _count_wrong_code(

@@ -1,5 +1,6 @@
 """What each function's use cases may use, by type: generate has a cipher and a sender, verify a
-cipher and no sender, the verification resource neither."""
+cipher and no sender, the verification resource neither. All three have the digests: a
+verification id's record is masked under the digest secret."""
 
 from __future__ import annotations
 
@@ -37,4 +38,5 @@ class VerifyDependencies(Common):
 
 @dataclass(frozen=True, kw_only=True)
 class VerificationDependencies(Common):
-    """Status and cancel: no cipher and no sender, so that function's role needs neither."""
+    """Status and cancel: no cipher and no sender, so that function's role needs neither; the
+    digests unmask an id's record (its role may GenerateMac on the digest key, nothing else of KMS)."""

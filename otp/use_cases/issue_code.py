@@ -10,7 +10,7 @@ from otp.domain.codes import generate_code
 from otp.domain.destinations import Channel, Destination, normalize
 from otp.domain.entities import StoredCode
 from otp.domain.errors import DeliveryFailed, InvalidRequest, RateLimited
-from otp.domain.keys import encryption_context, new_verification_id
+from otp.domain.keys import encryption_context
 from otp.domain.outbound import EmailMessage, SmsMessage, VoiceMessage, WhatsAppMessage
 from otp.domain.outgoing import Message, compose
 from otp.domain.ports import DeliveryRefused, DependencyFailure
@@ -88,7 +88,7 @@ def _issue(
     deps: GenerateDependencies, destination: Destination, record_key: str, purpose: str, locale: str, now: int
 ) -> IssuedCode:
     settings = deps.settings
-    verification_id = new_verification_id(record_key, purpose)
+    verification_id = deps.digests.new_verification_id(record_key, purpose)
     fixed = fixed_code(settings.test_destinations, settings.test_destinations_valid_until, destination, now)
     code = fixed or generate_code(settings.code_length)
     # Written before anything is stored: a message that cannot be rendered leaves no code behind.

@@ -9,7 +9,7 @@ from otp.use_cases.verification_view import VerificationView, describe, locate
 
 
 def read_verification(deps: VerificationDependencies, verification_id: str) -> VerificationView:
-    ref = locate(verification_id)
+    ref = locate(deps, verification_id)
     now = deps.now()
     with answering_503("a status read"):
         record = deps.store.read(ref.record_key)

@@ -9,9 +9,10 @@ from otp.domain import limits
 from otp.domain.destinations import Channel
 from otp.domain.entities import DestinationRecord, StoredCode
 from otp.domain.errors import InvalidRequest
-from otp.domain.keys import VerificationRef, parse_verification_id
+from otp.domain.keys import VerificationRef
 from otp.domain.ports import DependencyFailure
 from otp.domain.verification import Status, attempts_remaining, resend_shown, status_of, superseded_moment
+from otp.use_cases import answering_503
 from otp.use_cases.dependencies import Common
 
 log = logging.getLogger(__name__)
@@ -30,8 +31,10 @@ class VerificationView:
     resend_available_at: int
 
 
-def locate(verification_id: str) -> VerificationRef:
-    ref = parse_verification_id(verification_id)
+def locate(deps: Common, verification_id: str) -> VerificationRef:
+    """The record an id names; unmasking it takes the digest secret, derived once per container."""
+    with answering_503("reading a verification id"):
+        ref = deps.digests.locate(verification_id)
     if ref is None:
         raise InvalidRequest.for_field("verification_id", "must be a verification id returned by /generate")
     return ref

@@ -70,6 +70,27 @@ def test_a_cancel_racing_right_codes_has_exactly_one_winner(runner):
         assert final == ("approved" if outcome[0] == 200 else "canceled")
 
 
+def test_a_cancel_racing_the_right_code_on_its_last_attempt_never_says_max_attempts(runner):
+    """Either the verify is 200 and the cancel 409 approved, or the cancel 200 and the verify 404."""
+    for round_ in range(5):
+        purpose = f"race-last-{round_}"
+        vid, code = start(runner, purpose)
+        for _ in range(4):
+            wrong = runner.post("/verify", {"destination": NUMBER, "purpose": purpose, "code": wrong_code(code)})
+            assert wrong.status_code == 403
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            verifying = pool.submit(runner.post, "/verify", {"destination": NUMBER, "purpose": purpose, "code": code})
+            canceling = pool.submit(runner.post, f"/verifications/{vid}/cancel")
+            verified, canceled = verifying.result(), canceling.result()
+        if verified.status_code == 200:
+            assert canceled.status_code == 409, canceled.text
+            assert canceled.json()["error"]["status"] == "approved"
+        else:
+            assert (verified.status_code, canceled.status_code) == (404, 200), (verified.text, canceled.text)
+        final = status(runner, vid).json()["status"]
+        assert final == ("approved" if verified.status_code == 200 else "canceled")
+
+
 @pytest.mark.parametrize(
     ("path", "expected"),
     [

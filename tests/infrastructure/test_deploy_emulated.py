@@ -120,7 +120,9 @@ def test_the_resource_types_moto_skipped_are_listed(run):
 def test_the_recorded_evidence_proves_against_the_template_as_packaged(run):
     proof = recheck(run, run["template"])
     assert proof.holds, iam_proof.report(proof)
-    assert set(proof.unused) >= {"GeneratePolicy/WriteOwnLogs", "VerificationsPolicy/DeriveTheDigestSecret"}
+    assert "GeneratePolicy/WriteOwnLogs" in proof.unused
+    # The verifications function unmasks ids under the digest secret: its GenerateMac is used.
+    assert "VerificationsPolicy/DeriveTheDigestSecret" not in proof.unused
 
 
 @pytest.mark.parametrize(

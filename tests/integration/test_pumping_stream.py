@@ -23,7 +23,7 @@ from otp.aws.kms import KmsSecretDeriver
 from otp.aws.pumping import BLOCKS_KEY, DynamoDbPumpingCounts, EumMessageFeedback, _admin, prefix_keys
 from otp.domain.destinations import normalize_phone
 from otp.domain.entities import AttemptLimits, SendPlan, StoredCode, Window
-from otp.domain.keys import Digests, new_verification_id
+from otp.domain.keys import Digests
 from otp.domain.pumping import prefix_of
 from otp.use_cases.pumping import BlockList
 from tests.helpers import REGION, TABLE
@@ -70,7 +70,7 @@ class Guarded:
     def deliver(self, number: str, at: int, purpose: str = "default") -> tuple[str, str]:
         record_key = self.digests.record_key(normalize_phone(number))
         assert self.store.take_send(SendPlan(record_key, keep_until=at + 90000), at).taken
-        vid = new_verification_id(record_key, purpose)
+        vid = self.digests.new_verification_id(record_key, purpose)
         self.numbers[vid] = number
         code = StoredCode(vid, purpose, "sms", normalize_phone(number).masked, at, at + 300, ciphertext=b"x")
         self.store.save_code(record_key, code, keep_until=at + 90000, forget_before=at - 86400)

@@ -257,8 +257,9 @@ def test_the_digest_secret_is_in_no_variable_or_item(make_api, aws, monkeypatch)
     assert len(secret) == 32
     assert secret.hex() not in json.dumps(aws.table_items(), default=str)
     assert not any(secret.hex() in value or secret in value.encode() for value in os.environ.values())
-    # Both functions derive the same secret from the KMS HMAC key, with one call per container.
+    # The three functions derive the same secret from the KMS HMAC key, with one call per container.
     assert api.verify_deps.digests._key() == secret
+    assert api.verifications_deps.digests._key() == secret
 
 
 # ---- bodies --------------------------------------------------------------------------------------

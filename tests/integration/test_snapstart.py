@@ -43,3 +43,18 @@ def test_clients_are_made_before_the_snapshot_and_renewed_after_the_restore(aws,
     reply = api.verify({"destination": GOOD_US, "code": code})
     assert reply.status == 200
     assert clients.client("dynamodb") is not before
+
+
+def test_the_verifications_function_loads_kms_too_and_forgets_its_secret_after_a_restore(aws, snapshot_runtime):
+    from otp.bootstrap import verification_dependencies
+
+    settings = load_settings({"OTP_KMS_KEY_ID": aws.key_id, "OTP_DIGEST_KEY_ID": aws.digest_key_id})
+    deps = verification_dependencies(settings)
+    # It unmasks ids with the digest secret: the KMS model is in the snapshot, the secret is not.
+    assert sorted(clients.created_clients()) == ["dynamodb", "kms"]
+    assert deps.digests._secret is None
+    deps.digests.locate(deps.digests.new_verification_id("dest#" + "ab" * 16, "default"))
+    assert deps.digests._secret is not None
+    [hook] = snapshot_runtime
+    hook()
+    assert deps.digests._secret is None

@@ -230,9 +230,49 @@ def test_cancel_refuses_ended_codes(store):
     save(store, "vrf_b")
     for _ in range(5):
         reserve(store)
-    assert store.cancel(KEY, "default", "vrf_b", NOW, 5)[0] is False
+    store.spend(KEY, "default", "vrf_b", NOW)  # the last attempt was answered wrong
+    canceled, record = store.cancel(KEY, "default", "vrf_b", NOW, 5)
+    assert canceled is False
+    assert (record.codes["default"].attempts, record.codes["default"].spent_at) == (5, NOW)
     assert store.cancel(KEY, "default", "vrf_unknown", NOW, 5)[0] is False
     assert store.cancel("dest#" + "00" * 16, "default", "vrf_b", NOW, 5) == (False, None)
+
+
+def test_a_cancel_while_the_last_attempt_is_checked_wins_and_the_consume_loses(store):
+    """Reserve the last attempt, cancel, then consume: the interleaving of a verify and a cancel."""
+    save(store)
+    for _ in range(5):
+        reserve(store)
+    canceled, record = store.cancel(KEY, "default", "vrf_a", NOW, 5)
+    assert canceled is True
+    assert record.codes["default"].canceled_at == NOW
+    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS) is False
+    store.spend(KEY, "default", "vrf_a", NOW)  # too late: the cancel came first and stays
+    assert store.read(KEY).codes["default"].spent_at is None
+
+
+def test_the_right_last_attempt_consumed_before_the_cancel_reads_as_approved_facts(store):
+    save(store)
+    for _ in range(5):
+        reserve(store)
+    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS) is True
+    canceled, record = store.cancel(KEY, "default", "vrf_a", NOW, 5)
+    assert canceled is False
+    assert record.codes["default"].consumed_at == NOW and record.codes["default"].spent_at is None
+
+
+def test_spending_the_last_attempt_marks_only_that_live_code(store):
+    save(store)
+    for _ in range(5):
+        reserve(store)
+    store.spend(KEY, "default", "vrf_other", NOW)  # another id: nothing
+    assert store.read(KEY).codes["default"].spent_at is None
+    store.spend(KEY, "default", "vrf_a", NOW + 1)
+    assert store.read(KEY).codes["default"].spent_at == NOW + 1
+    assert reserve(store).reserved is None
+    # An earlier attempt, reserved before the last and still being checked, may yet prove right.
+    assert store.consume(KEY, "default", "vrf_a", NOW, LIMITS) is True
+    store.spend("dest#" + "00" * 16, "default", "vrf_a", NOW)  # no record: nothing, no error
 
 
 def test_a_caller_inventing_purposes_cannot_grow_a_record_without_bound(store):

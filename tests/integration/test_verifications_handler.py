@@ -162,6 +162,49 @@ def test_a_cancel_racing_a_right_code_has_exactly_one_winner(lifecycle):
         assert race(api, f"race{round_}") in ((200, 409), (404, 200))
 
 
+def spend_all_but_one(api, code, purpose="default"):
+    for _ in range(4):
+        assert api.verify({"destination": GOOD_US, "purpose": purpose, "code": wrong_code(code)}).status == 403
+
+
+def test_a_cancel_while_the_right_last_attempt_is_decrypted_wins_and_the_verify_is_404(lifecycle):
+    from tests.integration.faults import Gate
+
+    api = lifecycle()
+    vid, code = started(api)
+    spend_all_but_one(api, code)
+    gate = Gate("kms", "Decrypt")  # the verify has reserved its last attempt and waits on KMS here
+    verifying = []
+    thread = threading.Thread(target=lambda: verifying.append(api.verify({"destination": GOOD_US, "code": code})))
+    thread.start()
+    try:
+        assert gate.reached.wait(timeout=10)
+        canceled = api.cancel(vid)
+    finally:
+        gate.open()
+        thread.join(timeout=30)
+    assert (canceled.status, canceled.body.get("status")) == (200, "canceled")
+    assert (verifying[0].status, verifying[0].error) == (404, "not_found")
+    assert api.status(vid).body["status"] == "canceled"
+
+
+def test_after_the_right_last_attempt_a_cancel_says_approved_and_after_a_wrong_one_max_attempts(lifecycle, aws):
+    api = lifecycle()
+    vid, code = started(api, purpose="right")
+    spend_all_but_one(api, code, "right")
+    assert api.verify({"destination": GOOD_US, "purpose": "right", "code": code}).status == 200
+    refused = api.cancel(vid)
+    assert (refused.status, refused.body["error"]["status"]) == (409, "approved")
+    vid, code = started(api, purpose="wrong")
+    spend_all_but_one(api, code, "wrong")
+    assert api.verify({"destination": GOOD_US, "purpose": "wrong", "code": wrong_code(code)}).status == 403
+    refused = api.cancel(vid)
+    assert (refused.status, refused.body["error"]["status"]) == (409, "max_attempts_reached")
+    # The spent code keeps no ciphertext: nothing is left in the table that could ever verify.
+    [item] = aws.destination_items().values()
+    assert "wrong" not in item.get("ciphers", {}).get("M", {})
+
+
 def test_reads_and_cancels_are_counted_and_cancels_logged_masked(lifecycle, capsys, log_output):
     api = lifecycle()
     vid, _ = started(api, GOOD_IN)
@@ -179,13 +222,66 @@ def test_reads_and_cancels_are_counted_and_cancels_logged_masked(lifecycle, caps
     assert GOOD_IN not in out + logged
 
 
-def test_status_and_cancel_never_touch_kms(lifecycle, faults):
+def test_status_and_cancel_use_kms_only_to_derive_the_digest_secret_once(lifecycle, faults):
     api = lifecycle()
     vid, _ = started(api)
-    for operation in ("Encrypt", "Decrypt", "GenerateMac"):
+    second, _ = started(api, purpose="second")
+    faults.watch("kms", "GenerateMac")
+    for operation in ("Encrypt", "Decrypt"):
         faults.fail("kms", operation, 400, "AccessDeniedException")
     assert api.status(vid).status == 200
+    assert api.status(second).status == 200
     assert api.cancel(vid).status == 200
+    assert api.cancel(second).status == 200
+    # The id's record is unmasked under the digest secret: one GenerateMac per container, none per request.
+    assert faults.attempts["kms.GenerateMac"] == 1
+    assert faults.attempts["kms.Encrypt"] == faults.attempts["kms.Decrypt"] == 0
+
+
+def test_without_the_digest_secret_an_id_is_503_and_nothing_changes(lifecycle, faults):
+    api = lifecycle()
+    vid, _ = started(api)
+    faults.fail("kms", "GenerateMac", 400, "AccessDeniedException")
+    for reply in (api.status(vid), api.cancel(vid)):
+        assert (reply.status, reply.error) == (503, "service_unavailable")
+    assert api.status("vrf_short_default").status == 400  # a malformed id needs no secret to refuse
+    faults.heal()
+    assert api.status(vid).body["status"] == "pending"
+
+
+def test_a_tampered_id_is_404_and_never_another_verification(lifecycle):
+    import base64
+
+    api = lifecycle()
+    mine, _ = started(api)
+    theirs, _ = started(api, GOOD_IN)
+    locator = bytearray(base64.urlsafe_b64decode(mine[4:40]))
+    for position in (0, 5, 10, 11, 20, 26):  # the nonce (0-10) and the masked record (11-26)
+        tampered = bytearray(locator)
+        tampered[position] ^= 0x40
+        forged = f"vrf_{base64.urlsafe_b64encode(bytes(tampered)).decode()}_default"
+        for reply in (api.status(forged), api.cancel(forged)):
+            assert (reply.status, reply.error) == (404, "not_found")
+    # Their nonce with my masked record, and mine with theirs: neither names a verification.
+    other = base64.urlsafe_b64decode(theirs[4:40])
+    for spliced in (bytes(locator[:11]) + other[11:], other[:11] + bytes(locator[11:])):
+        forged = f"vrf_{base64.urlsafe_b64encode(spliced).decode()}_default"
+        assert api.status(forged).status == 404
+    assert api.status(mine).body["status"] == api.status(theirs).body["status"] == "pending"
+
+
+def test_verify_with_a_tampered_id_is_404_and_spends_no_attempt(lifecycle):
+    import base64
+
+    api = lifecycle()
+    vid, code = started(api)
+    locator = bytearray(base64.urlsafe_b64decode(vid[4:40]))
+    locator[3] ^= 0x01  # the nonce: it unmasks to another record
+    forged = f"vrf_{base64.urlsafe_b64encode(bytes(locator)).decode()}_default"
+    refused = api.verify({"destination": GOOD_US, "code": code, "verification_id": forged})
+    assert (refused.status, refused.error) == (404, "not_found")
+    assert api.status(vid).body["attempts_remaining"] == 5
+    assert api.verify({"destination": GOOD_US, "code": code, "verification_id": vid}).status == 200
 
 
 def test_resend_available_at_follows_the_cooldown_and_the_window(make_api):

@@ -1,12 +1,13 @@
 """Keyed digests and verification ids."""
 
+import base64
 import hashlib
 import hmac
 
 import pytest
 
 from otp.domain.destinations import normalize_email, normalize_phone
-from otp.domain.keys import DIGEST_LABEL, Digests, new_verification_id, parse_verification_id
+from otp.domain.keys import DIGEST_LABEL, Digests
 from otp.domain.limits import end_user_network
 
 
@@ -68,21 +69,25 @@ def test_ipv6_is_limited_per_64(address, network):
 
 
 def test_verification_ids_carry_their_record_and_purpose():
+    digests = Digests(CountingDeriver())
     key = "dest#" + "ab" * 16
-    first, second = new_verification_id(key, "login"), new_verification_id(key, "login")
+    first, second = digests.new_verification_id(key, "login"), digests.new_verification_id(key, "login")
     assert first != second
-    ref = parse_verification_id(first)
-    assert ref is not None
-    assert ref.record_key == key
-    assert ref.purpose == "login"
-    assert len(first) <= 73
+    for vid in (first, second):
+        ref = digests.locate(vid)
+        assert ref is not None
+        assert ref.record_key == key
+        assert ref.purpose == "login"
+        assert len(vid) == len("vrf_") + 36 + len("_login")
 
 
 @pytest.mark.parametrize(
     "text", ["", "vrf_", "vrf_short_default", "x" * 200, "vrf_" + "A" * 36 + "_UPPER", "../../etc/passwd", "vrf_é"]
 )
-def test_malformed_ids_name_nothing(text):
-    assert parse_verification_id(text) is None
+def test_malformed_ids_name_nothing_and_cost_no_derivation(text):
+    deriver = CountingDeriver()
+    assert Digests(deriver).locate(text) is None
+    assert deriver.calls == []  # a malformed id is a 400 even while KMS is down
 
 
 def test_digests_are_hmac_sha256_of_the_identity():
@@ -92,11 +97,58 @@ def test_digests_are_hmac_sha256_of_the_identity():
     assert Digests(CountingDeriver(secret)).record_key(number) == "dest#" + expected
 
 
-def test_ids_carry_88_random_bits_beside_the_record():
-    import base64
+def locator(vid: str) -> bytes:
+    return base64.urlsafe_b64decode(vid[4:40])
 
+
+def test_ids_are_a_fresh_nonce_and_the_record_masked_by_a_pad_of_it():
+    secret = b"p" * 32
+    digests = Digests(CountingDeriver(secret))
     key = "dest#" + "cd" * 16
-    locators = [base64.urlsafe_b64decode(new_verification_id(key, "login")[4:40]) for _ in range(200)]
-    assert {len(locator) for locator in locators} == {27}
-    assert {locator[:16].hex() for locator in locators} == {"cd" * 16}
-    assert len({locator[16:] for locator in locators}) == 200  # 11 bytes from secrets, never repeated
+    locators = [locator(digests.new_verification_id(key, "login")) for _ in range(200)]
+    assert {len(found) for found in locators} == {27}
+    assert len({found[:11] for found in locators}) == 200  # 11 bytes from secrets, never repeated
+    for found in locators:
+        pad = hmac.new(secret, b"verification-id\x00" + found[:11], hashlib.sha256).digest()[:16]
+        assert bytes(a ^ b for a, b in zip(found[11:], pad, strict=True)).hex() == "cd" * 16
+
+
+def test_two_ids_of_one_destination_are_unlinkable_without_the_secret():
+    """1,000 ids of one destination against 1,000 of 1,000 others: no byte or substring tells them apart."""
+    digests = Digests(CountingDeriver())
+    one = digests.record_key(normalize_phone("+14155552671"))
+    same = [locator(digests.new_verification_id(one, "login")) for _ in range(1000)]
+    others = [
+        locator(digests.new_verification_id(digests.record_key(normalize_email(f"user{n}@example.com")), "login"))
+        for n in range(1000)
+    ]
+    digest = bytes.fromhex(one.removeprefix("dest#"))
+    for ids in (same, others):
+        assert not any(digest[i : i + 4] in found for found in ids for i in range(13))
+        # Every byte position takes many values, in either set alike: nothing is fixed per destination.
+        for position in range(27):
+            assert len({found[position] for found in ids}) > 200
+    # No substring of 3 or more characters is common to all the ids of the one destination.
+    texts = [base64.urlsafe_b64encode(found).decode() for found in same]
+    first = texts[0]
+    shared = {first[i : i + 3] for i in range(len(first) - 2) if all(first[i : i + 3] in text for text in texts)}
+    assert shared == set()
+
+
+def test_another_secret_unmasks_an_id_to_another_record():
+    key = "dest#" + "ef" * 16
+    vid = Digests(CountingDeriver(b"a" * 32)).new_verification_id(key, "login")
+    theirs = Digests(CountingDeriver(b"b" * 32)).locate(vid)
+    assert theirs is not None and theirs.record_key != key
+
+
+def test_a_tampered_nonce_names_another_record_never_the_same():
+    digests = Digests(CountingDeriver())
+    key = "dest#" + "12" * 16
+    found = bytearray(locator(digests.new_verification_id(key, "login")))
+    for position in range(11):
+        tampered = bytearray(found)
+        tampered[position] ^= 0x01
+        vid = f"vrf_{base64.urlsafe_b64encode(bytes(tampered)).decode()}_login"
+        ref = digests.locate(vid)
+        assert ref is not None and ref.record_key != key
