@@ -243,6 +243,11 @@ def test_the_packaging_plugins_country_list_is_libphonenumbers():
         (("smsProvider=eum",), "smsProvider=eum needs smsOriginationIdentity"),
         (("voiceProvider=notify",), "the notify provider needs notifyConfigurationId"),
         (("voiceProvider=eum",), "voiceProvider=eum needs voiceOriginationIdentity"),
+        (
+            ("createProtectConfiguration=true", "smsProtectConfigurationId=protect-own0123"),
+            "leave smsProtectConfigurationId",
+        ),
+        (("createProtectConfiguration=true", "smsAllowedCountries=IN,ZZ"), "unknown region code(s): ZZ"),
     ],
 )
 def test_packaging_refuses_a_provider_without_its_identity(tmp_path, params, problem):
