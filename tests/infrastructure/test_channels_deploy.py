@@ -105,13 +105,13 @@ def sent_requests(template: dict, values: StackValues, monkeypatch) -> list[IamR
     return recorder.requests
 
 
-def deployed_functions() -> dict[str, DeployedFunction]:
+def deployed_functions(account: str = CHANNELS_ACCOUNT) -> dict[str, DeployedFunction]:
     return {
         name: DeployedFunction(
             name,
             f"otp-ci-{name}",
             f"handlers/{name}.lambda_handler",
-            f"arn:aws:iam::{CHANNELS_ACCOUNT}:role/{role}",
+            f"arn:aws:iam::{account}:role/{role}",
             role,
             {},
         )
