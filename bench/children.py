@@ -20,12 +20,22 @@ class FirstRequest:
     stderr: str  # what -X importtime writes, among others
 
 
-def first_request(bench: Bench, kind: str, which: str, body: dict[str, Any], *interpreter_options: str) -> FirstRequest:
-    """One fresh process that imports ``which`` handler (or the floor, for ``kind`` "floor") and serves ``body``."""
+def first_request(
+    bench: Bench,
+    kind: str,
+    which: str,
+    body: dict[str, Any],
+    *interpreter_options: str,
+    settings: dict[str, str] | None = None,
+) -> FirstRequest:
+    """One fresh process that imports ``which`` handler (or the floor, for ``kind`` "floor") and serves ``body``.
+
+    ``settings`` go on top of the benchmark's (a provider's, for bench/provider_cold_start.py).
+    """
     result = subprocess.run(
         [sys.executable, *interpreter_options, "-m", "bench.first_request", kind, which, json.dumps(body)],
         cwd=ROOT,
-        env=bench.child_env(bench.settings(LIMITS_OFF)),
+        env=bench.child_env(bench.settings({**LIMITS_OFF, **(settings or {})})),
         capture_output=True,
         text=True,
         timeout=60,

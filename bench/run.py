@@ -30,6 +30,7 @@ from bench import (
     import_time,
     latency,
     package_size,
+    provider_cold_start,
     pumping,
     runner_startup,
     warm_requests,
@@ -55,6 +56,7 @@ def produce(quick: bool) -> list[Section]:
     progress = Progress()
     with context.started(quick) as bench:
         cold = progress.done(cold_start.measure(bench))
+        providers = progress.done(provider_cold_start.measure(bench))
         imports = progress.done(import_time.measure(bench))
         digest = progress.done(digest_key.measure(bench))
         calls = progress.done(aws_calls.measure(bench))
@@ -69,7 +71,7 @@ def produce(quick: bool) -> list[Section]:
     text = pumping.markdown(pumping.simulate())
     text = text.split("\n", 1)[1] if text.startswith("## ") else text
     pumped = progress.done(Section("pumping", "Pumping", text, {}))
-    return [cold, artifact, imports, digest, calls, warm, served, startup, package, costs, pumped]
+    return [cold, providers, artifact, imports, digest, calls, warm, served, startup, package, costs, pumped]
 
 
 def header(quick: bool, seconds: float) -> str:

@@ -142,7 +142,7 @@ def load_handlers(settings: Mapping[str, str]) -> Handlers:
 
 
 @contextlib.contextmanager
-def recording_calls() -> Iterator[list[AwsCall]]:
+def recording_calls(services: tuple[str, ...] = SERVICES) -> Iterator[list[AwsCall]]:
     """Every AWS call the handlers make meanwhile, with its parameters and its outcome, in order.
 
     The hooks keep references rather than copies, so that recording adds next to nothing to a
@@ -157,7 +157,7 @@ def recording_calls() -> Iterator[list[AwsCall]]:
         calls[-1].error = parsed.get("Error", {}).get("Code") if isinstance(parsed, dict) else None
 
     hooks = []
-    for service in SERVICES:
+    for service in services:
         events = shared_client(service).meta.events
         service_id = shared_client(service).meta.service_model.service_id.hyphenize()
         for event, hook in ((f"before-parameter-build.{service_id}", before), (f"after-call.{service_id}", after)):

@@ -99,6 +99,41 @@ def controls_from(requests: list[IamRequest]) -> list[Control]:
     ]
 
 
+# The phone and WhatsApp send actions: only generate's role may hold them, for its configured identities.
+SEND_ACTIONS = frozenset(
+    {
+        "sns:Publish",
+        "sms-voice:SendTextMessage",
+        "sms-voice:SendNotifyTextMessage",
+        "sms-voice:SendVoiceMessage",
+        "sms-voice:SendNotifyVoiceMessage",
+        "social-messaging:SendWhatsAppMessage",
+    }
+)
+
+
+def send_controls(requests: list[IamRequest], others: tuple[str, ...] = ("verify", "verifications")) -> list[Control]:
+    """Each send generate made, by the other functions, and (where IAM names one) from another identity."""
+    controls = []
+    for request in requests:
+        if request.function != "generate" or request.action not in SEND_ACTIONS:
+            continue
+        for function in others:
+            controls.append(Control(f"{function} {request.action}", replace(request, function=function)))
+        if request.resource != "*":
+            other = re.sub(r"[^/]+$", lambda m: "other-" + m.group(0), request.resource)
+            controls.append(Control(f"generate {request.action} on {other}", replace(request, resource=other)))
+    return controls
+
+
+def decide(
+    requests: list[IamRequest], functions: dict[str, DeployedFunction], template: dict[str, Any], values: StackValues
+) -> list[str]:
+    """Each request's decision under its function's role policies (and a KMS request's key policy)."""
+    entries = _entries(requests, functions, template, values)
+    return [answer["result"] for answer in simulate(entries[: len(requests)])]
+
+
 def _policies(template: dict[str, Any], resolver: Resolver, role: str) -> list[dict[str, Any]]:
     found = []
     for logical_id, resource in template["Resources"].items():

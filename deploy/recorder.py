@@ -109,7 +109,39 @@ class Recorder:
             return [("sns:Publish", params.get("TopicArn") or params.get("TargetArn") or "*", {})]
         if service == "ses":
             return self._ses(operation, params)
+        if service == "sms-voice":
+            return [(f"sms-voice:{operation}", arn, {}) for arn in self._sms_voice(operation, params)]
+        if service == "social-messaging":
+            return [(f"social-messaging:{operation}", self._whatsapp_number(params["originationPhoneNumberId"]), {})]
         return [(f"{service}:{operation}", "*", {})]
+
+    def _arn(self, service: str, kind: str, value: str) -> str:
+        if value.startswith("arn:"):
+            return value
+        return f"arn:aws:{service}:{self.region}:{self.account}:{kind}/{value}"
+
+    def _sms_voice(self, operation: str, params: dict[str, Any]) -> list[str]:
+        """The resources IAM authorizes a send against, per the Service Authorization Reference."""
+        if operation == "SendVoiceMessage":
+            return ["*"]  # no resource type: authorized against '*' whatever it names
+        if operation == "PutMessageFeedback":
+            return [self._arn("sms-voice", "message", params["MessageId"])]
+        found = []
+        identity = params.get("OriginationIdentity")
+        if identity:
+            kind = "pool" if identity.startswith("pool-") else "phone-number"
+            found.append(self._arn("sms-voice", kind, identity))
+        if params.get("NotifyConfigurationId"):
+            found.append(self._arn("sms-voice", "notify-configuration", params["NotifyConfigurationId"]))
+        if params.get("ProtectConfigurationId"):
+            found.append(self._arn("sms-voice", "protect-configuration", params["ProtectConfigurationId"]))
+        if params.get("ConfigurationSetName"):
+            found.append(self._arn("sms-voice", "configuration-set", params["ConfigurationSetName"]))
+        return found or ["*"]
+
+    def _whatsapp_number(self, number: str) -> str:
+        """phone-number-id-<hex> is authorized as ...:phone-number-id/<hex>."""
+        return self._arn("social-messaging", "phone-number-id", number.removeprefix("phone-number-id-"))
 
     def _ses(self, operation: str, params: dict[str, Any]) -> list[tuple]:
         prefix = f"arn:aws:ses:{self.region}:{self.account}:"

@@ -46,3 +46,42 @@ def template(packaged: Path) -> dict:
 @pytest.fixture(scope="session")
 def resources(template: dict) -> dict:
     return template["Resources"]
+
+
+# Two packagings cover every provider: one with End User Messaging for SMS (a phone number's ARN,
+# a protect configuration the stack creates, a configuration set by name) and voice (a pool) and
+# WhatsApp by id; one with Notify for SMS and voice, a configuration set and WhatsApp by ARN.
+# The choices are CloudFormation parameters, so the tests resolve others from the same templates.
+CHANNELS_ACCOUNT = "111122223333"
+_SMS_VOICE = f"arn:aws:sms-voice:ap-south-1:{CHANNELS_ACCOUNT}"
+CHANNEL_VARIANTS = {
+    "eum": (
+        "smsProvider=eum",
+        f"smsOriginationIdentity={_SMS_VOICE}:phone-number/phone-0123456789abcdef",
+        "createProtectConfiguration=true",
+        "smsAllowedCountries=IN,US",
+        "smsConfigurationSet=otp-events",
+        "voiceProvider=eum",
+        f"voiceOriginationIdentity={_SMS_VOICE}:pool/pool-0123456789abcdef",
+        "whatsappPhoneNumberId=phone-number-id-0123456789abcdef0123456789abcdef",
+        "whatsappLanguages=en_US,pt_BR",
+    ),
+    "notify": (
+        "smsProvider=notify",
+        "voiceProvider=notify",
+        "notifyConfigurationId=nc-0123456789abcdef",
+        "notifyTemplateId=otp-template-1",
+        f"smsConfigurationSet={_SMS_VOICE}:configuration-set/otp-events",
+        "whatsappPhoneNumberId="
+        f"arn:aws:social-messaging:ap-south-1:{CHANNELS_ACCOUNT}:phone-number-id/fedcba9876543210fedcba9876543210",
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def channel_templates(tmp_path_factory) -> dict[str, dict]:
+    found = {}
+    for name, params in CHANNEL_VARIANTS.items():
+        out = package(tmp_path_factory.mktemp(f"serverless-package-{name}"), *params)
+        found[name] = json.loads((out / "cloudformation-template-update-stack.json").read_text())
+    return found

@@ -9,6 +9,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 SECTIONS = (
     "Cold start",
+    "Cold start of generate per provider",
     "Cold start of the deployed artifact",
     "Import time by package",
     "The digest key per container",
@@ -62,4 +63,11 @@ def test_the_benchmark_runs_quickly_writes_every_section_and_keeps_the_others(tm
         assert warm["ratio"][route] == warm["service_ms"][route] / warm["floor_ms"][route]
         assert sum(warm["profile_ms"][route].values()) > 0, route
     assert set(facts["cold_start"]["ratio"]) == {"generate", "verify"}
+    # Each configuration creates its provider's client and no other provider's.
+    assert facts["provider_cold_start"]["clients"] == {
+        "sns": "kms, dynamodb, sns",
+        "eum": "kms, dynamodb, pinpoint-sms-voice-v2",
+        "notify": "kms, dynamodb, pinpoint-sms-voice-v2",
+        "whatsapp": "kms, dynamodb, socialmessaging",
+    }
     assert facts["digest_key"] == {"generate": [1, 0, 0], "verify": [1, 0, 0]}

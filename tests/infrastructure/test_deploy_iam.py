@@ -120,8 +120,36 @@ def test_the_status_and_cancel_role_holds_only_the_digest_secret_of_kms(resource
     assert {"Fn::GetAtt": ["VerificationsRole", "Arn"]} in principals
 
 
+# Each provider's send statement exists only under its condition (tests/infrastructure/test_channels_deploy.py
+# resolves them per provider); SNS, the default, is on in the template these tests read.
+PROVIDER_STATEMENTS = {
+    "SendSms": "SmsBySns",
+    "NeverPublishToTopics": "SmsBySns",
+    "SendSmsFromTheOriginationIdentity": "SmsByEum",
+    "SendSmsWithTheNotifyConfiguration": "SmsByNotify",
+    "CallFromTheVoiceIdentity": "VoiceByEum",
+    "CallWithTheNotifyConfiguration": "VoiceByNotify",
+    "SendWhatsAppFromThePhoneNumber": "WhatsappOn",
+}
+
+
+def test_each_providers_send_statement_is_conditional_on_it(resources):
+    conditional = {
+        s["Fn::If"][1]["Sid"]: s["Fn::If"][0]
+        for s in resources["GeneratePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if "Fn::If" in s and s["Fn::If"][1]["Sid"] in PROVIDER_STATEMENTS
+    }
+    assert conditional == PROVIDER_STATEMENTS
+
+
 def test_generate_role_holds_exactly_what_generate_uses(resources):
-    assert actions(resources, "GeneratePolicy") == {
+    off_by_default = {
+        action
+        for s in statements(resources, "GeneratePolicy")
+        if PROVIDER_STATEMENTS.get(s["Sid"], "SmsBySns") != "SmsBySns"
+        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert actions(resources, "GeneratePolicy") - off_by_default == {
         "kms:Encrypt",
         "kms:GenerateMac",
         "dynamodb:PutItem",

@@ -131,6 +131,29 @@ def test_environment_carries_every_setting_wired_from_the_resources(resources):
             "OTP_CORS_ORIGINS": "",
             "OTP_TEST_DESTINATIONS": "",
             "OTP_TEST_DESTINATIONS_VALID_UNTIL": "",
+            "OTP_SMS_FEEDBACK": "true",
+            "OTP_NOTIFY_TEMPLATE_ID": "",
+            "OTP_WHATSAPP_TEMPLATE": "otp_code",
+            "OTP_WHATSAPP_LANGUAGES": "en_US",
+            "OTP_WHATSAPP_META_API_VERSION": "v20.0",
+        }
+        # The providers and identities come from template parameters, which the IAM conditions read too.
+        for variable, parameter in {
+            "OTP_SMS_PROVIDER": "SmsProvider",
+            "OTP_SMS_ORIGINATION_IDENTITY": "SmsOriginationIdentity",
+            "OTP_SMS_CONFIGURATION_SET": "SmsConfigurationSet",
+            "OTP_NOTIFY_CONFIGURATION_ID": "NotifyConfigurationId",
+            "OTP_VOICE_PROVIDER": "VoiceProvider",
+            "OTP_VOICE_ORIGINATION_IDENTITY": "VoiceOriginationIdentity",
+            "OTP_WHATSAPP_PHONE_NUMBER_ID": "WhatsappPhoneNumberId",
+        }.items():
+            assert env[variable] == {"Ref": parameter}, variable
+        assert env["OTP_SMS_PROTECT_CONFIGURATION_ID"] == {
+            "Fn::If": [
+                "CreateProtectConfiguration",
+                {"Ref": "OtpProtectConfiguration"},
+                {"Ref": "SmsProtectConfigurationId"},
+            ]
         }
 
 
