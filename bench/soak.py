@@ -25,6 +25,7 @@ import time
 from collections import Counter, defaultdict
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 
 import requests
 
@@ -91,9 +92,15 @@ def stop_runner(process: subprocess.Popen[bytes]) -> None:
     process.wait(timeout=15)
 
 
-def usage(group: int) -> tuple[int, int]:
+class Usage(NamedTuple):
+    rss: int  # bytes, the runner and its workers
+    fds: int
+    runner_rss: int  # the runner process alone: it also hosts the moto emulator
+
+
+def usage(group: int) -> Usage:
     """Resident memory (bytes) and open file descriptors of the runner and its workers, from /proc."""
-    rss = fds = 0
+    rss = fds = runner = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -102,9 +109,41 @@ def usage(group: int) -> tuple[int, int]:
             if int(stat.rsplit(")", 1)[1].split()[2]) != group:  # the field after state and ppid: pgrp
                 continue
             status = (entry / "status").read_text()
-            rss += int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)) * 1024  # type: ignore[union-attr]
+            resident = int(re.search(r"^VmRSS:\s+(\d+) kB", status, re.M).group(1)) * 1024  # type: ignore[union-attr]
+            rss += resident
+            runner += resident if int(entry.name) == group else 0
             fds += len(list((entry / "fd").iterdir()))
-    return rss, fds
+    return Usage(rss, fds, runner)
+
+
+def sampled(group: int, every: float, stop: threading.Event, samples: list[Usage]) -> threading.Thread:
+    """Usage once a minute while the traffic runs, so growth after the warm-up shows apart from it."""
+
+    def sample() -> None:
+        while not stop.wait(every):
+            samples.append(usage(group))
+
+    thread = threading.Thread(target=sample, daemon=True)
+    thread.start()
+    return thread
+
+
+def memory_lines(before: Usage, after: Usage, minutes: list[Usage]) -> list[str]:
+    mib = 2**20
+
+    def split(at: Usage) -> str:
+        return f"runner {at.runner_rss / mib:.1f} MiB, workers {(at.rss - at.runner_rss) / mib:.1f} MiB"
+
+    lines = [
+        f"- runner and workers, start → end: RSS {before.rss / mib:.1f} → {after.rss / mib:.1f} MiB, "
+        f"open file descriptors {before.fds} → {after.fds}",
+        f"  - start: {split(before)}; after the first minute: {split(minutes[0]) if minutes else '-'}; "
+        f"end: {split(after)}",
+        "  - the Lambda workers are what runs in AWS; the runner process also hosts the moto emulator,",
+        "    which keeps every model object it creates (moto's `BaseModel.instances_tracked`), so it grows",
+        "    with every write for as long as it runs",
+    ]
+    return lines
 
 
 def drive(traffic: Traffic, seconds: float, rate: float) -> float:
@@ -151,8 +190,8 @@ def latency_rows(history: list[Operation]) -> list[str]:
     return rows
 
 
-def section(history: list[Operation], seconds: float, rate: float, before: tuple[int, int], after: tuple[int, int],
-            violations: list[str]) -> str:  # fmt: skip
+def section(history: list[Operation], seconds: float, rate: float, before: Usage, after: Usage,
+            violations: list[str], minutes: list[Usage]) -> str:  # fmt: skip
     statuses = Counter(op.status for op in history)
     errors = ", ".join(
         f"{status}: {count}" for status, count in sorted(statuses.items()) if status >= 400 or not status
@@ -166,8 +205,7 @@ def section(history: list[Operation], seconds: float, rate: float, before: tuple
         f"- requests: {len(history)}; answers by status: "
         + ", ".join(f"{s}: {n}" for s, n in sorted(statuses.items())),
         f"- errors by status: {errors or 'none'}; 5xx (or no answer): {_server_errors(history)}",
-        f"- runner and workers, start → end: RSS {before[0] / 2**20:.1f} → {after[0] / 2**20:.1f} MiB, "
-        f"open file descriptors {before[1]} → {after[1]}",
+        *memory_lines(before, after, minutes),
         f"- invariant violations: {len(violations)}",
         *(f"  - {violation}" for violation in violations[:20]),
         "",
@@ -201,19 +239,25 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="soak-") as logs:
         process, url = start_runner(Path(logs))
         try:
-            before = usage(process.pid)
+            before, stop = usage(process.pid), threading.Event()
+            minutes: list[Usage] = []
+            sampler = sampled(process.pid, 60, stop, minutes)
             traffic = Traffic(url, LIMITS, DESTINATIONS, seed=int(os.environ.get("SOAK_SEED", "20261201")))
             elapsed = drive(traffic, seconds, rate)
             after = usage(process.pid)
+            stop.set()
+            sampler.join(timeout=10)
         finally:
             stop_runner(process)
     history = traffic.history
     violations = check(history, LIMITS)
-    write_section(section(history, elapsed, rate, before, after, violations))
-    print(section(history, elapsed, rate, before, after, violations))
+    report = section(history, elapsed, rate, before, after, violations, minutes)
+    write_section(report)
+    print(report)
     print(
         f"soak: {len(history)} requests in {elapsed:.0f} s, {_server_errors(history)} 5xx, "
-        f"{len(violations)} violations, rss {(after[0] - before[0]) / 2**20:+.1f} MiB, fds {after[1] - before[1]:+d}"
+        f"{len(violations)} violations, rss {(after.rss - before.rss) / 2**20:+.1f} MiB, "
+        f"fds {after.fds - before.fds:+d}"
     )
     return 1 if violations or _server_errors(history) else 0
 

@@ -11,9 +11,12 @@ import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from tests.fakes import FakeAdapters
+from otp.domain.ports import DependencyFailure
+from otp.use_cases.cancel_verification import cancel_verification
+from tests.fakes import FakeAdapters, InMemoryStore
 from tests.model.machine import STATS, UseCaseMachine, summary
-from tests.model.regressions import SCENARIOS, World
+from tests.model.reference import TTL
+from tests.model.regressions import COOLDOWN, SCENARIOS, World
 
 EXAMPLES = int(os.environ.get("TEST_MODEL_EXAMPLES", "150"))
 STEPS = int(os.environ.get("TEST_MODEL_STEPS", "50"))
@@ -41,3 +44,25 @@ def test_the_use_cases_answer_as_the_reference_model_predicts():
 @pytest.mark.parametrize("scenario", SCENARIOS.values(), ids=SCENARIOS.keys())
 def test_a_counterexample_the_machine_found_stays_fixed(scenario):
     scenario(World.over(FakeAdapters()))
+
+
+class _StoreThatCannotMark(InMemoryStore):
+    def mark_ended(self, *args: object, **kwargs: object) -> None:
+        raise DependencyFailure("dynamodb:UpdateItem InternalServerError")
+
+
+def test_a_failed_ending_mark_costs_the_frozen_value_only_never_the_answer():
+    world = World.over(FakeAdapters(store=_StoreThatCannotMark()))
+    first, _ = world.issue()
+    world.clock.advance(COOLDOWN)
+    world.issue()  # supersedes the first: its mark fails
+    world.clock.advance(COOLDOWN)
+    issued, _ = world.issue("login")
+    canceled = cancel_verification(world.views, issued.verification_id)  # its mark fails too
+    assert canceled.status == "canceled"
+    world.later_activity()
+    # No 503 and nothing half-written: both read as they ended, from their own cooldown's end.
+    later = world.read(issued)
+    assert (later.status, later.resend_available_at) == ("canceled", later.created_at + COOLDOWN)
+    superseded = world.read(first)
+    assert (superseded.status, superseded.resend_available_at) == ("superseded", first.expires_at - TTL + COOLDOWN)
