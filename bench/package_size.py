@@ -10,6 +10,7 @@ from pathlib import Path
 from bench.context import REGION, ROOT
 from bench.figures import table
 from bench.report import Section, prose
+from deploy.packaging_lock import one_packaging_at_a_time
 
 BUDGET_BYTES = 2 * 1024 * 1024
 
@@ -18,9 +19,10 @@ def measure(out: Path) -> Section:
     """Package into ``out``; the section's facts name the zip, which the artifact cold start runs."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}  # packaging needs no account
     command = ["npx", "--no-install", "serverless", "package", "--stage", "bench", "--region", REGION]
-    result = subprocess.run(
-        [*command, "--package", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
-    )
+    with one_packaging_at_a_time(ROOT):
+        result = subprocess.run(
+            [*command, "--package", str(out)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+        )
     if result.returncode != 0:
         raise RuntimeError(f"serverless package failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}")
     template = json.loads((out / "cloudformation-template-update-stack.json").read_text())

@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from deploy.packaging_lock import one_packaging_at_a_time
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -16,14 +18,15 @@ def package(out: Path, *params: str) -> Path:
     # Packaging must need no AWS credentials at all.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     command = ["npx", "--no-install", "serverless", "package", "--stage", "ci", "--region", "ap-south-1"]
-    result = subprocess.run(
-        [*command, *(f"--param={param}" for param in params), "--package", str(out)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        env={**env, "SLS_TELEMETRY_DISABLED": "1"},
-    )
+    with one_packaging_at_a_time(ROOT):  # pytest-xdist's workers package in the same folder
+        result = subprocess.run(
+            [*command, *(f"--param={param}" for param in params), "--package", str(out)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            env={**env, "SLS_TELEMETRY_DISABLED": "1"},
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     return out
 
