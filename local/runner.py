@@ -25,7 +25,7 @@ from typing import Any
 from local import cors, pages, sigv4, stack
 from local.events import BadBody, http_api_event, read_chunked
 from local.options import options
-from local.terminal import banner, say, show_message
+from local.terminal import banner, say, show_message, warn_of_long_sms
 from local.workers import WorkerPool, write_log_line
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -376,6 +376,7 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
     api.cors = cors.from_config(config, settings.cors_origins) if settings.cors_origins else None
     url = f"http://127.0.0.1:{api.server_address[1]}"
     banner(url, emulator.url, workers, api.open_endpoints)
+    warn_of_long_sms(settings, url)
     for line in signing.banner() if signing else []:
         say(line)
     serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
