@@ -81,3 +81,14 @@ def test_the_reported_length_is_the_longest_that_fits():
     report = segment_report(FITS + "BBBB", "example.com", "FA+9qCX9VSu", 6, 300)
     assert report.over == {"hi": 2} and report.brand_length == len(FITS)
     assert segment_report(FITS, "example.com", "FA+9qCX9VSu", 6, 300).over == {}
+
+
+def test_the_documented_brand_length_is_the_computed_one():
+    from pathlib import Path
+
+    from otp.messages import ONE_SEGMENT_BRAND_LENGTH
+
+    docs = Path(__file__).resolve().parents[2] / "docs"
+    assert f"up to {ONE_SEGMENT_BRAND_LENGTH} plain (GSM-7) characters" in (docs / "configuration.md").read_text()
+    assert f"is {ONE_SEGMENT_BRAND_LENGTH} characters" in (docs / "messages.md").read_text()
+    assert f"up to {ONE_SEGMENT_BRAND_LENGTH} plain characters" in (docs / "production-checklist.md").read_text()
