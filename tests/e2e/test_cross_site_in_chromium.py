@@ -118,6 +118,7 @@ def foreign_page(api: str, verification_id: str, wrong: str) -> str:
         _form(
             f"{api}/generate", "application/x-www-form-urlencoded", "t2", {"channel": "sms", "destination": PLAIN_PHONE}
         ),
+        _form(f"{api}/generate", "multipart/form-data", "t5", {"channel": "sms", "destination": PLAIN_PHONE}),
         _form(f"{api}/verify", "text/plain", "t3", _as_text_plain(verify, "destination")),
         _form(f"{api}/verify", "application/x-www-form-urlencoded", "t4", {"destination": VICTIM, "code": wrong}),
     ]
@@ -198,8 +199,8 @@ def test_another_site_can_neither_send_nor_spend_an_attempt_and_the_configured_o
     with devtools(tmp_path / "profile") as browser:
         browser.open(foreign.origin + "/", 1280, 900)
         fetches = browser.wait_for("window.results", PAGE_SECONDS)
-        # 4 forms, 5 + 5 text/plain fetches, 1 preflight, 1 cancel, 1 read.
-        from_foreign = answered(wait_for_requests(runner, seen_before, 17))
+        # 5 forms, 5 + 5 text/plain fetches, 1 preflight, 1 cancel, 1 read.
+        from_foreign = answered(wait_for_requests(runner, seen_before, 18))
         delivered_from_foreign = len(runner.outbox()) - delivered_before
         victim = runner.get(f"/verifications/{verification_id}").json()
         browser.open(app.origin + "/", 1280, 900)
@@ -213,7 +214,7 @@ def test_another_site_can_neither_send_nor_spend_an_attempt_and_the_configured_o
     print("cross-site in Chromium:", json.dumps(summary, indent=1))
 
     # Forms and text/plain fetches: refused before anything else, so nothing sent, nothing spent.
-    assert from_foreign[("POST", "/generate", 415)] == 2 + 5
+    assert from_foreign[("POST", "/generate", 415)] == 3 + 5
     assert from_foreign[("POST", "/verify", 415)] == 2 + 5
     # The JSON fetch stopped at its preflight: no CORS headers for that origin, so no POST at all.
     assert from_foreign[("OPTIONS", "/generate", 204)] == 1
@@ -221,7 +222,7 @@ def test_another_site_can_neither_send_nor_spend_an_attempt_and_the_configured_o
     # What needs no preflight but carries the foreign Origin: 403 origin_not_allowed.
     assert from_foreign[("POST", "/verifications/{id}/cancel", 403)] == 1
     assert from_foreign[("GET", "/verifications/{id}", 403)] == 1
-    assert sum(from_foreign.values()) == 17, from_foreign
+    assert sum(from_foreign.values()) == 18, from_foreign
     # The browser withholds every answer from the foreign page (no CORS headers for it).
     assert all(result.startswith("blocked") for result in fetches["generate_plain"] + fetches["verify_plain"])
     assert summary["delivered_from_foreign"] == 0
