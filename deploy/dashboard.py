@@ -55,6 +55,7 @@ NOT_ON_THE_DASHBOARD = {
     "VerificationRead": "status reads: load, shown by the API requests widget",
     "VerificationCanceled": "cancels: a product figure, queried on demand rather than watched",
     "SmsSegments": "a billing figure (segments per SMS), for the cost report rather than operations",
+    "SmsLanguagesOverOneSegment": "a configuration finding, once per cold start, that its start-up warning explains",
 }
 FUNCTIONS = ("Generate", "Verify", "Verifications")
 CONVERSION_TITLE = "Verify conversion (verified / generated)"

@@ -12,6 +12,10 @@ import hashlib
 import html
 from importlib import resources
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from otp.config import Settings
 
 SWAGGER_ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "text/javascript"}
 
@@ -33,54 +37,123 @@ def swagger_asset(name: str) -> bytes | None:
     return (static / name).read_bytes()
 
 
+MESSAGES_STYLE = """
+body { font-family: sans-serif; margin: 2em; background: #f4f4f4; color: #111; overflow-wrap: anywhere; }
+section { display: grid; grid-template-columns: repeat(auto-fill, minmax(17em, 1fr)); gap: 1em 1.5em;
+  background: #fff; margin: 1em 0; padding: 1em; border-radius: 8px; }
+h2 { grid-column: 1 / -1; margin: 0; font-size: 1.2em; }
+h3 { margin: 0 0 0.4em; font-size: 0.8em; letter-spacing: 0.08em; text-transform: uppercase; color: #0a58ca; }
+.sms, .wa { white-space: pre-wrap; border-radius: 16px; padding: 0.8em; font: 15px sans-serif; margin: 0; }
+.sms { background: #e5e5ea; }
+.wa { background: #dcf8c6; }
+.said { margin: 0; padding: 0.8em; border-left: 4px solid #0a58ca; background: #eef4ff; font-size: 15px; }
+.meta { color: #555; font-size: 12px; margin: 0.4em 0; }
+.over { color: #b00; font-weight: bold; }
+.warning { background: #fff3cd; border: 1px solid #e0b400; padding: 0.8em 1em; border-radius: 8px; }
+details pre, .params { white-space: pre-wrap; font-size: 12px; background: #f7f7f7; padding: 0.5em; margin: 0; }
+/* Tall enough for the longest language at phone width: a sandboxed preview cannot size itself. */
+iframe { box-sizing: border-box; width: 100%; height: 17em; border: 1px solid #ddd; background: #fff; }
+.text { white-space: pre-wrap; color: #555; font-size: 12px; }
+@media (max-width: 40em) { body { margin: 0.5em; } section { padding: 0.75em; } }
+"""
+
+
 def messages_page(settings: object) -> str:
-    """Every language's SMS and email as the current settings render them, with segment counts."""
+    """Every language's SMS, voice call, WhatsApp message and email as the current settings render
+    them, with segment counts, and the start-up segment warning when a language needs two."""
+    from otp.bootstrap import sms_segment_report
     from otp.config import Settings
-    from otp.domain.outgoing import sms_for
-    from otp.messages import catalog, render_email
+    from otp.messages import catalog
 
     assert isinstance(settings, Settings)
     sample = "4" * settings.code_length
-    rows = []
-    for locale in sorted(catalog()):
-        sms = sms_for(settings, locale, sample)
-        email = render_email(locale, sample, settings.brand_name, settings.ttl_seconds)
-        warning = "" if sms.segments == 1 else ' class="over"'
-        rows.append(
-            f'<section id="{locale}" lang="{locale}"><h2>{locale}</h2>'
-            f'<div class="phone"><pre class="sms">{html.escape(sms.text)}</pre>'
-            f'<p{warning} data-segments="{sms.segments}">{sms.encoding}, {len(sms.text)} characters, '
-            f"{sms.segments} segment{'s' if sms.segments != 1 else ''}</p></div>"
-            f'<div class="email"><p class="subject">{html.escape(email.subject)}</p>'
-            f'<iframe title="email {locale}" sandbox srcdoc="{html.escape(email.html)}"></iframe>'
-            f'<pre class="text">{html.escape(email.text)}</pre></div></section>'
-        )
+    rows = [
+        f'<section id="{locale}" lang="{locale}"><h2>{locale}</h2>'
+        f"{_sms_block(settings, locale, sample)}{_voice_block(settings, locale, sample)}"
+        f"{_whatsapp_block(settings, locale, sample)}{_email_block(settings, locale, sample)}</section>"
+        for locale in sorted(catalog())
+    ]
+    report = sms_segment_report(settings)
+    warning = report and report.warning(settings.brand_name)
+    alert = f'<p class="warning" id="segment-warning" role="alert">{html.escape(warning)}</p>' if warning else ""
     settings_line = html.escape(
         f"brand {settings.brand_name!r}, {settings.ttl_seconds} s validity, "
         f"template {'custom' if settings.sms_template else 'built in'}, "
-        f"WebOTP {settings.webotp_domain or 'off'}, app hash {settings.android_app_hash or 'off'}"
+        f"WebOTP {settings.webotp_domain or 'off'}, app hash {settings.android_app_hash or 'off'}, "
+        f"voice {settings.voice_provider or 'off'}, WhatsApp template {settings.whatsapp_template!r} in "
+        f"{', '.join(settings.whatsapp_languages) if settings.whatsapp_phone_number_id else 'off'}"
     )
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1"><title>OTP messages (local)</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; background: #f4f4f4; overflow-wrap: anywhere; }}
-section {{ display: flex; flex-wrap: wrap; gap: 1em 2em; background: #fff; margin: 1em 0; padding: 1em;
-  border-radius: 8px; }}
-h2 {{ width: 3em; margin: 0; }}
-.phone {{ width: 20em; max-width: 100%; }}
-.email {{ width: 28em; max-width: 100%; }}
-.sms {{ white-space: pre-wrap; background: #e5e5ea; border-radius: 16px; padding: 0.8em; font: 15px sans-serif; }}
-.over {{ color: #b00; font-weight: bold; }}
-/* Tall enough for the longest language at phone width: a sandboxed preview cannot size itself. */
-iframe {{ box-sizing: border-box; width: 100%; height: 17em; border: 1px solid #ddd; background: #fff; }}
-.text {{ white-space: pre-wrap; color: #555; font-size: 12px; }}
-@media (max-width: 40em) {{ body {{ margin: 0.5em; }} section {{ padding: 0.75em; }} }}
-</style></head>
-<body><h1>Messages as they are sent</h1><p>With the current settings: {settings_line}.</p>
+<style>{MESSAGES_STYLE}</style></head>
+<body><h1>Messages as they are sent</h1><p>With the current settings: {settings_line}.</p>{alert}
 {"".join(rows)}
 </body></html>
 """
+
+
+def _sms_block(settings: Settings, locale: str, sample: str) -> str:
+    from otp.domain.outgoing import sms_for
+
+    sms = sms_for(settings, locale, sample)
+    over = "" if sms.segments == 1 else " over"
+    return (
+        f'<div class="phone"><h3>SMS</h3><pre class="sms">{html.escape(sms.text)}</pre>'
+        f'<p class="meta{over}" data-segments="{sms.segments}">{sms.encoding}, {len(sms.text)} characters, '
+        f"{sms.segments} segment{'s' if sms.segments != 1 else ''}</p></div>"
+    )
+
+
+def _voice_block(settings: Settings, locale: str, sample: str) -> str:
+    from otp.messages import render_voice
+
+    if settings.voice_provider is None:
+        return '<div class="voice"><h3>Voice</h3><p class="meta">off (OTP_VOICE_PROVIDER not set)</p></div>'
+    voice = render_voice(locale, sample, settings.brand_name, settings.ttl_seconds, settings.default_locale)
+    spoken_in = "" if voice.language == locale else f"; {locale} has no voice, so the call is in {voice.language}"
+    notify = "; with notify, AWS's template is spoken instead" if settings.voice_provider == "notify" else ""
+    return (
+        f'<div class="voice" data-language="{voice.language}"><h3>Voice call</h3>'
+        f'<p class="said" lang="{voice.language}">{html.escape(voice.text)}</p>'
+        f'<p class="meta">voice {html.escape(voice.voice_id)}, language {voice.language}{spoken_in}{notify}</p>'
+        f'<details><summary class="meta">SSML sent</summary><pre class="ssml">{html.escape(voice.ssml)}</pre>'
+        "</details></div>"
+    )
+
+
+def _whatsapp_block(settings: Settings, locale: str, sample: str) -> str:
+    from local.messaging import WHATSAPP_TEXT
+    from otp.aws.whatsapp import authentication_template
+    from otp.domain.outbound import WhatsAppMessage
+    from otp.messages import whatsapp_language
+
+    if not settings.whatsapp_phone_number_id:
+        return '<div class="whatsapp"><h3>WhatsApp</h3><p class="meta">off (no OTP_WHATSAPP_PHONE_NUMBER_ID)</p></div>'
+    language, _tag = whatsapp_language(locale, settings.whatsapp_languages)
+    template = authentication_template(WhatsAppMessage("+10000000000", sample, settings.whatsapp_template, language))
+    parameters = [
+        f"{component['type']}: " + ", ".join(p["text"] for p in component["parameters"])
+        for component in template["template"]["components"]
+    ]
+    return (
+        f'<div class="whatsapp" data-template="{html.escape(settings.whatsapp_template)}" data-language="{language}">'
+        f'<h3>WhatsApp</h3><p class="wa">{html.escape(WHATSAPP_TEXT.replace("{code}", sample))}</p>'
+        f'<p class="meta">template <b>{html.escape(settings.whatsapp_template)}</b>, language <b>{language}</b> '
+        "(Meta writes the words of an authentication template)</p>"
+        f'<pre class="params">{html.escape(chr(10).join(parameters))}</pre></div>'
+    )
+
+
+def _email_block(settings: Settings, locale: str, sample: str) -> str:
+    from otp.messages import render_email
+
+    email = render_email(locale, sample, settings.brand_name, settings.ttl_seconds)
+    return (
+        f'<div class="email"><h3>Email</h3><p class="subject">{html.escape(email.subject)}</p>'
+        f'<iframe title="email {locale}" sandbox srcdoc="{html.escape(email.html)}"></iframe>'
+        f'<pre class="text">{html.escape(email.text)}</pre></div>'
+    )
 
 
 INBOX_STYLE = """

@@ -22,10 +22,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from local import pages, sigv4, stack
+from local import cors, pages, sigv4, stack
 from local.events import BadBody, http_api_event, read_chunked
 from local.options import options
-from local.terminal import banner, say, show_message
+from local.terminal import banner, say, show_message, warn_of_long_sms
 from local.workers import WorkerPool, write_log_line
 
 MAX_REQUEST_BYTES = 1024 * 1024
@@ -79,6 +79,7 @@ class LocalApi(ThreadingHTTPServer):
         self._outbox_change = threading.Condition()
         self._outbox_version = 0
         self.sigv4: sigv4.SigV4Check | None = None  # SIGV4=true: API Gateway's IAM authorizer
+        self.cors: cors.Cors | None = None  # API Gateway's CORS answers, when OTP_CORS_ORIGINS is set
         port = self.server_address[1]
         # Only names of this machine: a page on another origin that rebinds its DNS name to
         # 127.0.0.1 still sends its own Host, and so cannot read the outbox.
@@ -172,6 +173,10 @@ class RequestHandler(BaseHTTPRequestHandler):
         if path.startswith("/_local/"):
             return self._local(path, query)
         route, parameters, allowed = self.server.match(self.command, path)
+        if self.server.cors and allowed:
+            preflight = self.server.cors.preflight(self.command, self._headers())
+            if preflight is not None:
+                return self._send(204, b"", preflight)
         if route is None and allowed:
             return self._json(
                 405,
@@ -213,13 +218,17 @@ class RequestHandler(BaseHTTPRequestHandler):
         self.close_connection = True
         return self._json(status, {"error": {"code": code, "message": message}})
 
-    def _invoke(
-        self, route: stack.Route, parameters: dict[str, str], path: str, query: str, body: bytes, request_id: str
-    ) -> int:
+    def _headers(self) -> dict[str, str]:
         headers: dict[str, str] = {}
         for name, value in self.headers.items():
             key = name.lower()
             headers[key] = f"{headers[key]},{value}" if key in headers else value
+        return headers
+
+    def _invoke(
+        self, route: stack.Route, parameters: dict[str, str], path: str, query: str, body: bytes, request_id: str
+    ) -> int:
+        headers = self._headers()
         headers.setdefault("x-forwarded-for", self.client_address[0])
         headers.setdefault("x-forwarded-proto", "http")
         try:
@@ -251,6 +260,7 @@ class RequestHandler(BaseHTTPRequestHandler):
         payload = result.get("body") or ""
         raw = base64.b64decode(payload) if result.get("isBase64Encoded") else payload.encode("utf-8")
         extra = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+        extra.update(self.server.cors.allow(headers) if self.server.cors else {})
         cookies = result.get("cookies") or []
         return self._send(int(result.get("statusCode", 200)), raw, extra, cookies)
 
@@ -363,8 +373,10 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
         return 2
     api.settings = settings
     api.sigv4 = signing
+    api.cors = cors.from_config(config, settings.cors_origins) if settings.cors_origins else None
     url = f"http://127.0.0.1:{api.server_address[1]}"
     banner(url, emulator.url, workers, api.open_endpoints)
+    warn_of_long_sms(settings, url)
     for line in signing.banner() if signing else []:
         say(line)
     serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)

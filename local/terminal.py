@@ -33,8 +33,19 @@ def show_message(message: Any) -> None:
     say("\n".join(lines))
 
 
+def warn_of_long_sms(settings: Any, url: str) -> None:
+    """The generate function's start-up segment warning, where the person at the terminal sees it."""
+    from otp.bootstrap import sms_segment_report
+
+    report = sms_segment_report(settings)
+    warning = report and report.warning(settings.brand_name)
+    if warning:
+        say(f"  Warning: {warning}. Each language's SMS: {url}/_local/messages\n")
+
+
 def banner(url: str, emulator_url: str, workers: int, open_endpoints: bool) -> None:
     lines = [f"\nOTP service (local) on {url}"]
+    json = " -H 'content-type: application/json'" if open_endpoints else ""  # open routes take JSON only
     if open_endpoints:
         lines.append("  Routes are open (OPEN_ENDPOINTS=true): the per-IP limit counts the connection's address.")
     else:
@@ -50,9 +61,10 @@ def banner(url: str, emulator_url: str, workers: int, open_endpoints: bool) -> N
         f"  API reference: {url}/_local/docs (OpenAPI at {url}/_local/openapi.json)",
         f"  Every language's messages, as sent with these settings: {url}/_local/messages\n",
         "Try it:",
-        f'  curl -s {url}/generate -d \'{{"channel": "sms", "destination": "+14155552671"}}\'',
-        f'  curl -s {url}/verify -d \'{{"destination": "+14155552671", "code": "<the code below>"}}\'',
-        f'  curl -s {url}/generate -d \'{{"channel": "voice", "destination": "+442079460000"}}\'  # a landline',
-        f'  curl -s {url}/generate -d \'{{"channel": "whatsapp", "destination": "+919876543210", "locale": "hi"}}\'\n',
+        f'  curl -s {url}/generate{json} -d \'{{"channel": "sms", "destination": "+14155552671"}}\'',
+        f'  curl -s {url}/verify{json} -d \'{{"destination": "+14155552671", "code": "<the code below>"}}\'',
+        f'  curl -s {url}/generate{json} -d \'{{"channel": "voice", "destination": "+442079460000"}}\'  # a landline',
+        f'  curl -s {url}/generate{json} -d \'{{"channel": "whatsapp", "destination": "+919876543210", '
+        '"locale": "hi"}\'\n',
     ]
     say("\n".join(lines))

@@ -75,6 +75,7 @@ def generate_dependencies(
     )
     _snapshot(adapters, deps.digests, ["dynamodb", "kms", *_delivery_services(settings)])
     _warn_of_test_destinations(settings, clock())
+    warn_of_long_sms(settings)
     return deps
 
 
@@ -100,6 +101,34 @@ def _warn_of_test_destinations(settings: Settings, now: float) -> None:
             "OTP_TEST_DESTINATIONS is in force: fixed codes, nothing sent to those destinations",
             extra={"destinations": len(settings.test_destinations), "valid_until": until.isoformat()},
         )
+
+
+def sms_segment_report(settings: Settings) -> Any:
+    """The built-in SMS texts' segments with this brand and these autofill lines; None when they are
+    not what is sent (a configured template, which reports its own segments, or Notify's templates)."""
+    from otp.messages.templates import segment_report
+
+    if settings.sms_template or settings.sms_provider == "notify":
+        return None
+    return segment_report(
+        settings.brand_name,
+        settings.webotp_domain,
+        settings.android_app_hash,
+        settings.code_length,
+        settings.ttl_seconds,
+    )
+
+
+def warn_of_long_sms(settings: Settings) -> None:
+    """At start, one warning and one data point when a built-in language would need a second segment."""
+    report = sms_segment_report(settings)
+    warning = report and report.warning(settings.brand_name)
+    if not warning:
+        return
+    from otp.observability import observe_at_start
+
+    log.warning(warning, extra={"languages": sorted(report.over), "brand_length": report.brand_length})
+    observe_at_start("sms", "SmsLanguagesOverOneSegment", len(report.over))
 
 
 def verify_dependencies(

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from aws_lambda_powertools import Logger, Metrics
-from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.metrics import MetricUnit, single_metric
 
 from otp.domain.limits import REASONS
 
 # Every otp.* module logs through the standard library; naming this logger "otp" makes them all
 # inherit its JSON formatter and Lambda context keys.
+NAMESPACE = "OtpService"
 logger = Logger(service="otp")
-metrics = Metrics(namespace="OtpService")
+metrics = Metrics(namespace=NAMESPACE)
 
 
 def _camel(snake: str) -> str:
@@ -42,6 +43,7 @@ METRICS = frozenset(
         "VerificationRead",
         "VerificationCanceled",
         "SmsSegments",
+        "SmsLanguagesOverOneSegment",
         *(f"RateLimitedBy{_camel(reason)}" for reason in REASONS),
         *_error_metrics(),
     }
@@ -74,3 +76,11 @@ def count(channel: str, *names: str) -> None:
     metrics.add_dimension("channel", channel)
     for name in names:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
+
+
+def observe_at_start(channel: str, name: str, value: float) -> None:
+    """One data point written at once, outside any invocation: what a cold start found in the configuration."""
+    if name not in METRICS:
+        raise ValueError(f"not in the metric catalog: {name}")
+    with single_metric(name=name, unit=MetricUnit.Count, value=value, namespace=NAMESPACE) as metric:
+        metric.add_dimension("channel", channel)

@@ -70,7 +70,11 @@ def resolve_locale(tag: str | None, default: str) -> str:
         parsed = langcodes.Language.get(tag, normalize=False)
     except (langcodes.LanguageTagError, ValueError):
         raise MalformedLocale(tag) from None
-    if parsed.language is None or not _LANGUAGE.match(parsed.language):
+    if parsed.language is None or parsed.language.startswith("x-") or "-" in parsed.language:
+        # Well-formed, and no language the service has: `und` (undetermined), a private-use tag
+        # (`x-klingon`) or a grandfathered one (`i-klingon`, `zh-min-nan`) falls back.
+        return default
+    if not _LANGUAGE.match(parsed.language):
         raise MalformedLocale(tag)
     available = catalog()
     candidates = [f"{parsed.language}-{parsed.territory}"] if parsed.territory else []

@@ -20,6 +20,7 @@ domain such as example.com), a 6-digit code and 2-digit minutes, for a plain bra
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 MAX_TEMPLATE_SEGMENTS = 3
 WORST_BRAND = "W" * 40
@@ -84,14 +85,54 @@ def languages_over_one_segment(
     webotp_domain: str | None = None,
     android_app_hash: str | None = None,
     code_length: int = 6,
+    ttl_seconds: int = WORST_TTL_SECONDS,
 ) -> dict[str, int]:
-    """The built-in languages whose SMS needs more than one segment at its worst (2-digit minutes)
-    with this brand, code length and these autofill lines, and how many segments each needs."""
+    """The built-in languages whose SMS needs more than one segment (at its worst, 2-digit minutes,
+    unless the validity is given) with this brand, code length and these autofill lines, and how
+    many segments each needs."""
     from otp.messages import catalog, render_sms
 
     over = {}
     for locale in sorted(catalog()):
-        sms = render_sms(locale, "9" * code_length, brand, WORST_TTL_SECONDS, None, webotp_domain, android_app_hash)
+        sms = render_sms(locale, "9" * code_length, brand, ttl_seconds, None, webotp_domain, android_app_hash)
         if sms.segments > 1:
             over[locale] = sms.segments
     return over
+
+
+@dataclass(frozen=True)
+class SegmentReport:
+    """What a configuration costs in SMS segments across the built-in languages."""
+
+    over: dict[str, int]  # the languages over one segment, with the segments each needs
+    brand_length: int  # the longest start of the brand that keeps every language at one segment
+
+    def warning(self, brand: str) -> str | None:
+        """The start-up warning, naming no code and no destination; None when every language fits."""
+        if not self.over:
+            return None
+        languages = ", ".join(f"{locale} ({segments} segments)" for locale, segments in self.over.items())
+        return (
+            f"OTP_BRAND_NAME ({len(brand)} characters) with these autofill lines puts {languages} over one SMS "
+            f"segment, which bills each such SMS more than once; a brand of at most {self.brand_length} "
+            "characters keeps every built-in language at one segment"
+        )
+
+
+def segment_report(
+    brand: str,
+    webotp_domain: str | None,
+    android_app_hash: str | None,
+    code_length: int,
+    ttl_seconds: int = WORST_TTL_SECONDS,
+) -> SegmentReport:
+    """Every built-in language's SMS with this configuration, and the brand length that fits them all."""
+
+    def over_with(name: str) -> dict[str, int]:
+        return languages_over_one_segment(name, webotp_domain, android_app_hash, code_length, ttl_seconds)
+
+    over = over_with(brand)
+    length = len(brand)
+    while over and length > 0 and over_with(brand[:length]):
+        length -= 1
+    return SegmentReport(over=over, brand_length=length)

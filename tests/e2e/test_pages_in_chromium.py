@@ -209,3 +209,70 @@ def test_the_message_review_fits_a_phone_and_shows_each_email_whole(runner, tmp_
                 heights.append(content)
             print(f"email previews at {width} px: content {min(heights)}-{max(heights)} px high")
         browser.screenshot(tmp_path / "messages-wide.png")
+
+
+# Every channel's block in each language's section, as Chromium laid the page out.
+CHANNELS_SHOWN = """[...document.querySelectorAll("section[lang]")].map(section => ({
+  locale: section.id,
+  blocks: [...section.querySelectorAll("h3")].map(h => h.textContent),
+  said: section.querySelector(".voice .said") && section.querySelector(".voice .said").textContent,
+  ssml: section.querySelector(".voice .ssml") && section.querySelector(".voice .ssml").textContent,
+  voiceLanguage: section.querySelector(".voice") && section.querySelector(".voice").dataset.language,
+  template: section.querySelector(".whatsapp") && section.querySelector(".whatsapp").dataset.template,
+  waLanguage: section.querySelector(".whatsapp") && section.querySelector(".whatsapp").dataset.language,
+  params: section.querySelector(".whatsapp .params") && section.querySelector(".whatsapp .params").textContent,
+  visible: [...section.querySelectorAll(".phone, .voice, .whatsapp, .email")].every(block => {
+    const box = block.getBoundingClientRect();
+    return box.width > 150 && box.height > 40 && box.right <= window.innerWidth;
+  }),
+}))"""
+
+
+def test_the_message_review_shows_voice_and_whatsapp_in_every_language(runner, tmp_path):
+    from otp.messages import catalog, render_voice, whatsapp_language
+
+    languages = runner.get("/_local/messages").text
+    assert "OTP_WHATSAPP_PHONE_NUMBER_ID" not in languages  # the runner turns every channel on
+    sample = "4" * 6
+    with devtools(tmp_path / "profile") as browser:
+        for width, height in (PHONE, (1280, 900)):
+            browser.open(runner.url + "/_local/messages", width, height)
+            shown = {section["locale"]: section for section in browser.evaluate(CHANNELS_SHOWN)}
+            assert set(shown) == set(catalog())
+            for locale, section in shown.items():
+                assert section["blocks"] == ["SMS", "Voice call", "WhatsApp", "Email"], (locale, section["blocks"])
+                assert section["visible"], f"a block of {locale} is hidden or clipped at {width} px"
+                voice = render_voice(locale, sample, "OTP Service", 300, "en")
+                assert section["said"] == voice.text and section["voiceLanguage"] == voice.language
+                assert section["ssml"] == voice.ssml and section["ssml"].count("interpret-as") == 2 * len(sample)
+                code, _ = whatsapp_language(locale, ["en_US", "es", "pt_BR", "fr", "de", "it", "id", "hi"])
+                assert section["template"] == "otp_code" and section["waLanguage"] == code
+                assert section["params"] == f"body: {sample}\nbutton: {sample}"
+            browser.screenshot(tmp_path / f"messages-{width}.png")
+    assert shown["hi"]["voiceLanguage"] != "hi"  # no Hindi voice: the call is in another language, and says so
+    print(f"message review screenshots: {tmp_path}/messages-*.png")
+
+
+def test_a_brand_that_pushes_hindi_over_one_segment_is_warned_of_at_start_and_on_the_page(runner_logs, tmp_path):
+    from tests.e2e.conftest import start_runner, stop_runner
+
+    brand = "B" * 23  # one over the 22 that fit Hindi with both autofill lines and 5 minutes
+    started = start_runner(
+        runner_logs,
+        LOCAL_WORKERS="1",
+        OTP_BRAND_NAME=brand,
+        OTP_WEBOTP_DOMAIN="example.com",
+        OTP_ANDROID_APP_HASH="FA+9qCX9VSu",
+    )
+    try:
+        dom = rendered(started.url + "/_local/messages", tmp_path / "profile")
+        terminal, logs = started.terminal(), started.logs()
+    finally:
+        stop_runner(started)
+    warning = re.search(r'<p class="warning" id="segment-warning" role="alert">([^<]*)</p>', dom)
+    assert warning and "hi (2 segments)" in warning.group(1) and "at most 22 characters" in warning.group(1)
+    assert re.findall(r'data-segments="(\d+)"', dom).count("2") == 1  # Hindi's SMS, marked on its own
+    assert terminal.count("Warning: OTP_BRAND_NAME (23 characters)") == 1
+    lines = [json.loads(line) for line in logs.splitlines() if "SMS segment" in line]
+    assert [(line["level"], line["languages"], line["brand_length"]) for line in lines] == [("WARNING", ["hi"], 22)]
+    assert any('"SmsLanguagesOverOneSegment"' in line for line in logs.splitlines())

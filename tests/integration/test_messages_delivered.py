@@ -36,6 +36,14 @@ def test_the_default_locale_is_configurable(make_api, aws):
     assert "Bestätigungscode" in email.subject
 
 
+@pytest.mark.parametrize("tag", ["und", "x-klingon", "i-klingon"])
+def test_a_well_formed_tag_of_no_language_here_falls_back_and_sends(api, aws, tag):
+    reply = api.generate({"channel": "sms", "destination": GOOD_US, "locale": tag})
+    assert reply.status == 201, reply.body
+    assert reply.body["locale"] == "en"
+    assert "your OTP Service code" in aws.sms()[-1][1]
+
+
 @pytest.mark.parametrize("tag", ["123", "en-", "e", "en_US", "x" * 20])
 def test_a_malformed_locale_is_400_and_sends_nothing(api, aws, tag):
     reply = api.generate({"channel": "sms", "destination": GOOD_US, "locale": tag})

@@ -223,6 +223,20 @@ def test_case_changes_share_one_mailbox_record(api, aws):
     assert api.verify({"destination": "victim@EXAMPLE.com", "code": code}).status == 200
 
 
+def test_plus_tags_and_dots_are_distinct_mailboxes(api, aws):
+    spellings = ("ada@gmail.com", "ada+login@gmail.com", "a.da@gmail.com")
+    for spelling in spellings:
+        assert api.generate({"channel": "email", "destination": spelling}).status == 201, spelling  # no cooldown
+    assert [email.destinations["ToAddresses"] for email in aws.emails()] == [[s] for s in spellings]
+    codes = {spelling: api.last_code(spelling) for spelling in spellings}
+    for spelling, other in zip(spellings, spellings[1:] + spellings[:1], strict=True):
+        if codes[spelling] != codes[other]:
+            wrong = api.verify({"destination": other, "code": codes[spelling]})
+            assert wrong.status == 403, (spelling, other)  # another mailbox's code is a wrong code there
+    for spelling in spellings:
+        assert api.verify({"destination": spelling, "code": codes[spelling]}).status == 200, spelling
+
+
 # ---- keyed digests -------------------------------------------------------------------------------
 
 

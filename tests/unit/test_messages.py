@@ -107,7 +107,12 @@ def test_a_regional_file_wins_over_its_language(tmp_path, monkeypatch):
         messages.catalog.cache_clear()
 
 
-@pytest.mark.parametrize("tag", ["", "123", "en-", "-en", "e", "en_US_x", "a" * 9, "en--US"])
+@pytest.mark.parametrize("tag", ["und", "und-US", "x-klingon", "x-a", "i-klingon", "zh-min-nan", "art-lojban", "qaa"])
+def test_well_formed_tags_of_no_language_here_fall_back_to_the_default(tag):
+    assert resolve_locale(tag, "de") == "de"
+
+
+@pytest.mark.parametrize("tag", ["", "123", "en-", "-en", "e", "en_US_x", "a" * 9, "en--US", "x", "en-a", "x-"])
 def test_malformed_tags_are_refused(tag):
     with pytest.raises(MalformedLocale):
         resolve_locale(tag, "en")
