@@ -23,8 +23,8 @@ from otp.domain.entities import (
     SendPlan,
     StoredCode,
 )
-from otp.domain.outbound import EmailMessage, Receipt, SmsMessage, VoiceMessage, WhatsAppMessage
-from otp.domain.ports import CiphertextMismatch, DeliveryRefused, Senders
+from otp.domain.outbound import DeliveryRefused, EmailMessage, Receipt, SmsMessage, VoiceMessage, WhatsAppMessage
+from otp.domain.ports import CiphertextMismatch, Senders
 from otp.domain.verification import cancelable
 
 PURPOSES_BEFORE_PRUNING = 8

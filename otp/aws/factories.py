@@ -10,12 +10,12 @@ from otp.aws.clients import client, renew_after_restore
 from otp.aws.dynamodb import DynamoDbStore
 from otp.aws.kms import KmsCipher, KmsSecretDeriver
 from otp.config import Settings
-from otp.domain.outbound import SmsSender, VoiceSender
 from otp.domain.ports import Senders
 
 if TYPE_CHECKING:
     from otp.aws.idempotency import PowertoolsIdempotency
     from otp.domain.keys import Digests
+    from otp.domain.outbound import SmsSender, VoiceSender
 
 _kms = functools.partial(client, "kms")
 _dynamodb = functools.partial(client, "dynamodb")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from otp.domain.entities import (
     AttemptLimits,
@@ -20,9 +20,9 @@ from otp.domain.entities import (
     SendPlan,
     StoredCode,
 )
-from otp.domain.outbound import DeliveryRefused, EmailSender, SmsSender, VoiceSender, WhatsAppSender
 
-__all__ = ["DeliveryRefused"]  # one class for every provider's refusal (maps to 502)
+if TYPE_CHECKING:  # the senders' messages load only where something is sent: verify never needs them
+    from otp.domain.outbound import EmailSender, SmsSender, VoiceSender, WhatsAppSender
 
 Result = TypeVar("Result")
 

@@ -11,9 +11,9 @@ from otp.domain.destinations import Channel, Destination, normalize
 from otp.domain.entities import StoredCode
 from otp.domain.errors import DeliveryFailed, InvalidRequest, RateLimited
 from otp.domain.keys import encryption_context
-from otp.domain.outbound import EmailMessage, SmsMessage, VoiceMessage, WhatsAppMessage
+from otp.domain.outbound import DeliveryRefused, EmailMessage, SmsMessage, VoiceMessage, WhatsAppMessage
 from otp.domain.outgoing import Message, compose
-from otp.domain.ports import DeliveryRefused, DependencyFailure
+from otp.domain.ports import DependencyFailure
 from otp.domain.test_destinations import fixed_code
 from otp.messages import MalformedLocale, resolve_locale
 from otp.use_cases import answering_503
