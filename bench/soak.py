@@ -212,8 +212,19 @@ def section(history: list[Operation], seconds: float, rate: float, before: Usage
         "Latency per route, minute by minute (client-side, from invocation to completion):",
         "",
         *latency_rows(history),
+        "",
+        summary_line(history, seconds, before, after, violations),
     ]
     return "\n".join(lines) + "\n"
+
+
+def summary_line(history: list[Operation], seconds: float, before: Usage, after: Usage, violations: list[str]) -> str:
+    """The machine-readable last line, of the section and of the run's output alike."""
+    return (
+        f"soak: {len(history)} requests in {seconds:.0f} s, {_server_errors(history)} 5xx, "
+        f"{len(violations)} violations, rss {(after.rss - before.rss) / 2**20:+.1f} MiB, "
+        f"fds {after.fds - before.fds:+d}"
+    )
 
 
 def _server_errors(history: list[Operation]) -> int:
@@ -253,12 +264,7 @@ def main() -> int:
     violations = check(history, LIMITS)
     report = section(history, elapsed, rate, before, after, violations, minutes)
     write_section(report)
-    print(report)
-    print(
-        f"soak: {len(history)} requests in {elapsed:.0f} s, {_server_errors(history)} 5xx, "
-        f"{len(violations)} violations, rss {(after.rss - before.rss) / 2**20:+.1f} MiB, "
-        f"fds {after.fds - before.fds:+d}"
-    )
+    print(report, end="")  # ends with the summary line
     return 1 if violations or _server_errors(history) else 0
 
 

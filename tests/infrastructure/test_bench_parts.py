@@ -1,6 +1,7 @@
 """The parts of `make bench` that its figures rest on: the report keeps what it does not write, and the
 warm-request floor makes exactly the service's calls or stops."""
 
+import re
 import uuid
 
 import pytest
@@ -124,3 +125,23 @@ def test_cold_start_children_write_and_reuse_bytecode_whatever_the_shell_says(mo
     assert "OTP_BRAND_NAME" not in env  # only the bench's own settings reach the child
     assert env["OTP_TABLE_NAME"] == "t"
     assert env["OTP_MAX_ATTEMPTS"] == "3"
+
+
+SOAK_LINE = re.compile(  # issue #24 spells it: soak: N requests in S s, 0 5xx, 0 violations, rss +X MiB, fds +Y
+    r"soak: (\d+) requests in (\d+) s, (\d+) 5xx, (\d+) violations, rss ([+-]\d+\.\d) MiB, fds ([+-]\d+)"
+)
+
+
+def test_the_soak_section_ends_with_the_machine_readable_line():
+    from bench.history import Operation
+    from bench.soak import Usage, section
+
+    history = [
+        Operation("generate", "+15550100", "login", invoked=0.0, completed=0.01, status=201),
+        Operation("verify", "+15550100", "login", invoked=1.0, completed=1.02, status=503),
+    ]
+    before, after = Usage(100 * 2**20, 50, 60 * 2**20), Usage(112 * 2**20 + 2**19, 49, 70 * 2**20)
+    last = section(history, 600.4, 20, before, after, ["a read saw a spent code as pending"], [after]).splitlines()[-1]
+    found = SOAK_LINE.fullmatch(last)
+    assert found, last
+    assert found.groups() == ("2", "600", "1", "1", "+12.5", "-1")
