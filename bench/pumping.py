@@ -27,8 +27,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from otp.aws.pumping import SLOT_SECONDS
-from otp.domain.pumping import CodeFact, PrefixKeys, PumpingRules
+from otp.domain.pumping import CodeFact, PrefixKeys
 from otp.domain.pumping_events import Block, BlockTable, CodeEvent, PrefixChanges
+from otp.domain.pumping_rules import PumpingRules
 from otp.use_cases.pumping import BlockList, StreamDependencies, consume
 
 COUNTRIES = {"GB": "44", "IN": "91", "DE": "49", "BR": "55", "ID": "62"}

@@ -8,24 +8,16 @@ so the records replayed after it change nothing. A scheduled invocation (any eve
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
 from otp.bootstrap import stream_dependencies
 from otp.config import load_settings
-from otp.domain.errors import ConfigurationError
-from otp.domain.pumping import parse_rules
 from otp.observability import logger, metrics
 from otp.use_cases.pumping import consume, housekeeping
 
 settings = load_settings()
-try:
-    # OTP_FRAUD_* are read here, once, at cold start, until the guard joins Settings with generate.
-    rules = parse_rules(os.environ)
-except ValueError as exc:
-    raise ConfigurationError(f"invalid configuration: {exc}") from None
-deps = stream_dependencies(settings, rules)
+deps = stream_dependencies(settings)
 clock = time.time
 
 

@@ -9,7 +9,7 @@ import functools
 import logging
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,8 @@ class Adapters:
     cipher: Callable[[Settings], CodeCipher]
     senders: Callable[[Settings], Senders]
     idempotency: Callable[[Settings, type], Idempotency]  # the dataclass its results are kept as
+    # The pumping guard's block list, as one read: prefix digest -> (from, until).
+    pumping_blocks: Callable[[Settings], Callable[[], Mapping[str, tuple[int, int]]]]
     before_snapshot: Callable[[Digests, list[str]], None] = lambda _digests, _services: None
 
 
@@ -42,6 +44,7 @@ def aws_adapters() -> Adapters:
         cipher=factories.cipher,
         senders=factories.senders,
         idempotency=factories.idempotency,
+        pumping_blocks=factories.pumping_blocks,
         before_snapshot=factories.before_snapshot,
     )
 
@@ -67,16 +70,34 @@ def generate_dependencies(
     from otp.use_cases.issue_code import IssuedCode  # only generate loads the message texts
 
     adapters = adapters or aws_adapters()
+    common = _common(settings, adapters, clock)
     deps = GenerateDependencies(
-        **_common(settings, adapters, clock),
+        **common,
         cipher=adapters.cipher(settings),
         senders=adapters.senders(settings),
         idempotency=adapters.idempotency(settings, IssuedCode),
+        guard=_send_guard(settings, adapters, common["digests"]),
     )
     _snapshot(adapters, deps.digests, ["dynamodb", "kms", *_delivery_services(settings)])
     _warn_of_test_destinations(settings, clock())
     warn_of_long_sms(settings)
     return deps
+
+
+def _send_guard(settings: Settings, adapters: Adapters, digests: Digests) -> Any:
+    """Generate's side of the pumping guard, keyed by the record digests' secret; None when it is off."""
+    if not settings.pumping.enabled:
+        return None
+    from otp.domain.pumping import PrefixKeys
+    from otp.use_cases.pumping import BLOCK_LIST_UNAVAILABLE, BlockList, SendGuard
+
+    def unavailable() -> None:
+        from otp.observability import note
+
+        note(BLOCK_LIST_UNAVAILABLE)
+
+    blocks = BlockList(adapters.pumping_blocks(settings), settings.pumping.reaction_seconds, unavailable)
+    return SendGuard(settings.pumping, PrefixKeys(digests.secret), blocks)
 
 
 def _delivery_services(settings: Settings) -> list[str]:
@@ -151,8 +172,8 @@ def verification_dependencies(
     return deps
 
 
-def stream_dependencies(settings: Settings, rules: Any) -> Any:
-    """The pumping guard's stream consumer (not yet deployed: generate does not read its blocks)."""
+def stream_dependencies(settings: Settings) -> Any:
+    """The pumping guard's stream consumer; the rules are generate's, from the same OTP_FRAUD_* settings."""
     from aws_lambda_powertools.metrics import MetricUnit
 
     from otp.aws import pumping
@@ -164,14 +185,15 @@ def stream_dependencies(settings: Settings, rules: Any) -> Any:
         if value:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
 
-    feedback = settings.sms_provider in ("eum", "notify") and settings.sms_feedback
+    # Generate keeps a message id for either phone channel sent through End User Messaging or Notify.
+    feedback = settings.sms_feedback and bool({settings.sms_provider, settings.voice_provider} & {"eum", "notify"})
     if settings.digest_key_id is None:
         raise ValueError("OTP_DIGEST_KEY_ID is required")
     return StreamDependencies(
-        rules=rules,
+        rules=settings.pumping,
         keys=pumping.prefix_keys(settings.digest_key_id),
         counts=pumping.DynamoDbPumpingCounts(
-            settings.table_name, functools.partial(client, "dynamodb"), rules.window_seconds
+            settings.table_name, functools.partial(client, "dynamodb"), settings.pumping.window_seconds
         ),
         emit=emit,
         feedback=pumping.EumMessageFeedback(functools.partial(client, "pinpoint-sms-voice-v2")) if feedback else None,

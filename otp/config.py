@@ -15,6 +15,8 @@ import phonenumbers
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from otp.domain.errors import ConfigurationError
+from otp.domain.pumping_rules import SETTING_NAMES as PUMPING_SETTINGS
+from otp.domain.pumping_rules import PumpingRules, parse_rules
 
 # A cheap shape check at cold start: one @, a dotted domain, printable ASCII, no spaces. The full
 # RFC check (email_validator, about 40 ms to import) runs in sender_problem(), which the local
@@ -90,6 +92,8 @@ class Settings(BaseModel):
     ses_configuration_set: Annotated[
         str | None, Field(alias="OTP_SES_CONFIGURATION_SET", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     ] = None
+    # Semantics 14, from the OTP_FRAUD_* variables (parsed by the guard's own rules in load_settings).
+    pumping: PumpingRules = Field(default_factory=PumpingRules)
 
     @field_validator("sms_allowed_countries", mode="before")
     @classmethod
@@ -230,13 +234,21 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_kms_key: 
     """
     env = os.environ if environ is None else environ
     aliases = [field.alias for field in Settings.model_fields.values() if field.alias]
-    problems = [_unknown(name, aliases) for name in sorted(env) if name.startswith("OTP_") and name not in aliases]
+    known = {*aliases, *PUMPING_SETTINGS}
+    problems = [_unknown(name, sorted(known)) for name in sorted(env) if name.startswith("OTP_") and name not in known]
     raw = {alias: env[alias] for alias in aliases if env.get(alias, "").strip() != ""}
     settings = None
     try:
         settings = Settings.model_validate(raw)
     except ValidationError as exc:
         problems += [_problem(error) for error in exc.errors(include_url=False, include_input=False)]
+    try:
+        pumping = parse_rules(env)
+    except ValueError as exc:
+        problems.append(str(exc))
+    else:
+        if settings is not None:
+            settings = settings.model_copy(update={"pumping": pumping})
     if settings is not None and require_kms_key:
         if settings.kms_key_id is None:
             problems.append("OTP_KMS_KEY_ID: is required (a KMS key id, ARN or alias)")

@@ -121,6 +121,13 @@ class InMemoryStore:
             if record and purpose in record.codes and record.codes[purpose].verification_id == verification_id:
                 del record.codes[purpose]
 
+    def keep_message_id(self, record_key: str, purpose: str, verification_id: str, message_id: str) -> None:
+        with self._lock:
+            record = self.records.get(record_key)
+            code = record.codes.get(purpose) if record else None
+            if record and code is not None and code.verification_id == verification_id:
+                record.codes[purpose] = dataclasses.replace(code, message_id=message_id)
+
     def reserve_attempt(
         self, record_key: str, purpose: str, verification_id: str | None, now: int, limits: AttemptLimits
     ) -> AttemptReservation:
@@ -248,11 +255,12 @@ class FakeSender:
         self.calls: list[VoiceMessage] = []
         self.whatsapp: list[WhatsAppMessage] = []
         self.refuse = False
+        self.provider = "fake"  # what its receipts name: "eum" or "notify" keeps the message id
 
     def _receipt(self) -> Receipt:
         if self.refuse:
             raise DeliveryRefused("fake refusal")
-        return Receipt(f"msg-{len(self.sms) + len(self.emails) + len(self.calls) + len(self.whatsapp)}", "fake")
+        return Receipt(f"msg-{len(self.sms) + len(self.emails) + len(self.calls) + len(self.whatsapp)}", self.provider)
 
     def send_sms(self, message: SmsMessage) -> Receipt:
         receipt = self._receipt()
@@ -304,6 +312,23 @@ class FakeIdempotency:
         return result
 
 
+class FakeBlockList:
+    """The pumping guard's block list item, as generate reads it: what the consumer wrote, or a failure."""
+
+    def __init__(self) -> None:
+        self.blocks: dict[str, tuple[int, int]] = {}
+        self.failing = False
+        self.reads = 0
+
+    def read(self) -> dict[str, tuple[int, int]]:
+        from otp.domain.ports import DependencyFailure
+
+        self.reads += 1
+        if self.failing:
+            raise DependencyFailure("dynamodb:GetItem ThrottlingException (fake)")
+        return dict(self.blocks)
+
+
 @dataclass
 class FakeAdapters:
     """One set of fakes, handed to the bootstrap exactly as the AWS adapters are."""
@@ -313,6 +338,7 @@ class FakeAdapters:
     cipher: FakeCipher = field(default_factory=lambda: FakeCipher())
     sender: FakeSender = field(default_factory=lambda: FakeSender())
     idempotency: FakeIdempotency = field(default_factory=lambda: FakeIdempotency())
+    block_list: FakeBlockList = field(default_factory=FakeBlockList)
 
     def adapters(self) -> Adapters:
         def made(port: object):  # type: ignore[no-untyped-def]
@@ -324,4 +350,5 @@ class FakeAdapters:
             cipher=made(self.cipher),
             senders=made(Senders(self.sender, self.sender, self.sender, self.sender)),
             idempotency=made(self.idempotency),
+            pumping_blocks=made(self.block_list.read),
         )

@@ -25,6 +25,8 @@ from otp.aws.dynamodb_items import (
     code_of,
     ended_update,
     forget_update,
+    ip_counter_update,
+    message_id_update,
     number,
     record_of,
     save_update,
@@ -76,7 +78,7 @@ class DynamoDbStore:
         try:
             with _translated("TransactWriteItems"):
                 self._client().transact_write_items(
-                    TransactItems=[{"Update": destination}, {"Update": _ip_counter_update(self._table, plan)}]
+                    TransactItems=[{"Update": destination}, {"Update": ip_counter_update(self._table, plan)}]
                 )
         except _TransactionCanceled as canceled:
             return _transaction_outcome(canceled.reasons)
@@ -93,6 +95,10 @@ class DynamoDbStore:
             "expires_at": _n(code.expires_at),
             "attempts": _n(0),
         }
+        if code.guard is not None:
+            # The pumping guard's consumer reads these from the table's stream (otp.aws.pumping).
+            entry["pfx"] = {"B": code.guard.sealed_prefix}
+            entry["country"] = {"S": code.guard.country}
         saved = self._save(record_key, code.purpose, {"M": entry}, code.ciphertext, keep_until)
         codes = saved.get("codes", {}).get("M", {})
         if len(codes) > PURPOSES_BEFORE_PRUNING:
@@ -122,6 +128,13 @@ class DynamoDbStore:
         # A failed condition means a newer code already replaced this one: nothing to withdraw.
         with contextlib.suppress(_ConditionFailed), _translated("UpdateItem"):
             self._client().update_item(TableName=self._table, **withdraw_update(record_key, purpose, verification_id))
+
+    def keep_message_id(self, record_key: str, purpose: str, verification_id: str, message_id: str) -> None:
+        # A failed condition: a newer code replaced this one meanwhile, whose own id is what counts.
+        with contextlib.suppress(_ConditionFailed), _translated("UpdateItem"):
+            self._client().update_item(
+                TableName=self._table, **message_id_update(record_key, purpose, verification_id, message_id)
+            )
 
     def reserve_attempt(
         self, record_key: str, purpose: str, verification_id: str | None, now: int, limits: AttemptLimits
@@ -317,26 +330,6 @@ def _destination_limits_update(table: str, plan: SendPlan, now: int) -> dict[str
         "ConditionExpression": " AND ".join(conditions),
         **({"ExpressionAttributeNames": names} if names else {}),
         "ExpressionAttributeValues": values,
-        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-    }
-
-
-def _ip_counter_update(table: str, plan: SendPlan) -> dict[str, Any]:
-    """The end user's hourly counter, charged in the same transaction as the destination's limits."""
-    assert plan.ip is not None
-    quota = plan.ip.window
-    return {
-        "TableName": table,
-        "Key": {"id": {"S": f"{plan.ip.key}#{quota.bucket}"}},
-        "UpdateExpression": "SET sends = if_not_exists(sends, :zero) + :one, expiry = :resets, kind = :kind",
-        "ConditionExpression": "attribute_not_exists(id) OR sends < :limit",
-        "ExpressionAttributeValues": {
-            ":zero": _n(0),
-            ":one": _n(1),
-            ":limit": _n(quota.limit),
-            ":resets": _n(quota.resets_at),
-            ":kind": {"S": "ip_quota"},
-        },
         "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from otp.domain.entities import DestinationRecord, StoredCode
+from otp.domain.entities import DestinationRecord, SendPlan, StoredCode
 
 # Attribute prefixes of the failure bound: per-bucket counts for the destination and per network,
 # and the moments until which /generate refuses it everywhere or from one network.
@@ -37,6 +37,7 @@ def entry_of(entry: dict[str, Any], purpose: str, ciphertext: bytes = b"") -> St
         # Absent on items written before a finished code kept these: the domain falls back.
         resend_at=_optional(fields, "resend_at"),
         superseded_at=_optional(fields, "superseded_at"),
+        message_id=fields["msg"]["S"] if "msg" in fields else None,
     )
 
 
@@ -141,6 +142,17 @@ def withdraw_update(record_key: str, purpose: str, verification_id: str) -> dict
     }
 
 
+def message_id_update(record_key: str, purpose: str, verification_id: str, message_id: str) -> dict[str, Any]:
+    """The provider's id of the code's message, on the code while it is its purpose's newest."""
+    return {
+        "Key": {"id": {"S": record_key}},
+        "UpdateExpression": "SET codes.#p.msg = :msg",
+        "ConditionExpression": "codes.#p.vid = :vid",
+        "ExpressionAttributeNames": {"#p": purpose},
+        "ExpressionAttributeValues": {":msg": {"S": message_id}, ":vid": {"S": verification_id}},
+    }
+
+
 def ended_update(
     record_key: str, purpose: str, verification_id: str, resend_at: int, superseded_at: int | None
 ) -> dict[str, Any]:
@@ -175,4 +187,31 @@ def spent_update(
         "ConditionExpression": f"{live} AND codes.#p.vid = :vid",
         "ExpressionAttributeNames": {"#p": purpose},
         "ExpressionAttributeValues": values,
+    }
+
+
+# ---- sends -------------------------------------------------------------------------------------
+
+
+def _n(value: int) -> dict[str, str]:
+    return {"N": str(value)}
+
+
+def ip_counter_update(table: str, plan: SendPlan) -> dict[str, Any]:
+    """The end user's hourly counter, charged in the same transaction as the destination's limits."""
+    assert plan.ip is not None
+    quota = plan.ip.window
+    return {
+        "TableName": table,
+        "Key": {"id": {"S": f"{plan.ip.key}#{quota.bucket}"}},
+        "UpdateExpression": "SET sends = if_not_exists(sends, :zero) + :one, expiry = :resets, kind = :kind",
+        "ConditionExpression": "attribute_not_exists(id) OR sends < :limit",
+        "ExpressionAttributeValues": {
+            ":zero": _n(0),
+            ":one": _n(1),
+            ":limit": _n(quota.limit),
+            ":resets": _n(quota.resets_at),
+            ":kind": {"S": "ip_quota"},
+        },
+        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
     }

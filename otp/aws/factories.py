@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from otp.aws.clients import client, renew_after_restore
@@ -110,6 +110,13 @@ def _voice_sender(settings: Settings, voice: Any) -> VoiceSender | None:
             feedback=settings.sms_feedback,
         )
     return None
+
+
+def pumping_blocks(settings: Settings) -> Callable[[], Mapping[str, tuple[int, int]]]:
+    """Generate's one read of the pumping guard's block list (see otp.use_cases.pumping.BlockList)."""
+    from otp.aws.pumping import DynamoDbPumpingCounts
+
+    return DynamoDbPumpingCounts(settings.table_name, _dynamodb, settings.pumping.window_seconds).read_blocks
 
 
 def idempotency(settings: Settings, result_type: type) -> PowertoolsIdempotency:

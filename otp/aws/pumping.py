@@ -29,7 +29,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from otp.aws.clients import describe_error
 from otp.domain.ports import DependencyFailure
-from otp.domain.pumping import CodeFact, PrefixKeys, PumpingRules
+from otp.domain.pumping import CodeFact, PrefixKeys
 from otp.domain.pumping_events import (
     Block,
     BlockTable,
@@ -38,6 +38,7 @@ from otp.domain.pumping_events import (
     FeedbackFailed,
     PrefixChanges,
 )
+from otp.domain.pumping_rules import PumpingRules
 
 log = logging.getLogger(__name__)
 
@@ -332,7 +333,7 @@ def prefix_keys(digest_key_id: str) -> PrefixKeys:
 
 def _admin(argv: list[str], environ: Mapping[str, str]) -> int:
     from otp.aws.clients import client
-    from otp.domain.pumping import parse_rules
+    from otp.domain.pumping_rules import parse_rules
 
     rules: PumpingRules = parse_rules(environ)
     table, key_id = environ.get("OTP_TABLE_NAME", "otp_main"), environ.get("OTP_DIGEST_KEY_ID")

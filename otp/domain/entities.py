@@ -8,6 +8,15 @@ from otp.domain.destinations import Channel
 
 
 @dataclass(frozen=True)
+class GuardMark:
+    """What a counted sms or voice code carries for the pumping guard (semantics 14), never the prefix itself."""
+
+    prefix_digest: str  # keyed: what the block list is looked up by
+    sealed_prefix: bytes  # encrypted under the digest secret with a fresh nonce: only the consumer opens it
+    country: str  # ISO 3166 alpha-2, for the guard's log lines and its conversion by country
+
+
+@dataclass(frozen=True)
 class StoredCode:
     """One code of a destination as the store holds it, pending or not."""
 
@@ -27,6 +36,10 @@ class StoredCode:
     # None while pending, after an expiry (no write marks it), and on items of earlier releases.
     resend_at: int | None = None
     superseded_at: int | None = None
+    # Written with the code, for the guard's stream consumer; None for codes it does not count.
+    # Not read back: only the consumer uses it, from the table's stream.
+    guard: GuardMark | None = None
+    message_id: str | None = None  # the provider's, kept for delivery feedback (OTP_SMS_FEEDBACK)
 
 
 @dataclass(frozen=True)

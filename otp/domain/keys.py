@@ -41,6 +41,10 @@ class Digests:
                     self._secret = self._deriver.derive(DIGEST_LABEL)
         return self._secret
 
+    def secret(self) -> bytes:
+        """The digest secret itself, for keys derived from it elsewhere (the pumping guard's prefix keys)."""
+        return self._key()
+
     def _digest(self, kind: str, text: str) -> bytes:
         return hmac.new(self._key(), f"{kind}\x00{text}".encode(), sha256).digest()[:_DIGEST_BYTES]
 

@@ -60,6 +60,10 @@ class CodeStore(Protocol):
         """Delete the code only while it is still its purpose's newest."""
         ...
 
+    def keep_message_id(self, record_key: str, purpose: str, verification_id: str, message_id: str) -> None:
+        """Note the provider's id of the code's message, while the code is still its purpose's newest."""
+        ...
+
     def reserve_attempt(
         self, record_key: str, purpose: str, verification_id: str | None, now: int, limits: AttemptLimits
     ) -> AttemptReservation:

@@ -17,15 +17,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import math
-import re
 import secrets
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-# The last digits a masked number shows are never part of a prefix, so a prefix in a log line
-# and a masked number in another can never add up to a whole number.
-MASKED_DIGITS = 4
+from otp.domain.pumping_rules import PumpingRules
+
 # Burst rule: a burst is at least this share of min_codes, delivered within one maturity period...
 BURST_SHARE = Fraction(1, 2)
 # ...at least this many times the prefix's own rate over the rest of the window...
@@ -34,74 +32,6 @@ BURST_FACTOR = 4
 # least TESTED_AGE_SHARE of the maturity period old as a chance to verify that was not taken.
 BURST_CONVERSION_SHARE = Fraction(1, 4)
 TESTED_AGE_SHARE = Fraction(1, 6)
-
-_DIGITS = re.compile(r"^\+?[0-9]{1,15}$")
-
-
-@dataclass(frozen=True)
-class PumpingRules:
-    """OTP_FRAUD_*, with the contract's defaults."""
-
-    enabled: bool = True
-    prefix_digits: int = 6
-    window_seconds: int = 3600
-    maturity_seconds: int = 60
-    min_codes: int = 20
-    min_conversion: Fraction = Fraction(1, 5)
-    block_seconds: int = 43200
-    reaction_seconds: int = 10
-    safe_list: tuple[str, ...] = ()
-
-    def covers(self, e164: str) -> bool:
-        """A number the safe list names, or that starts with a prefix it names: never refused nor counted."""
-        digits = e164.removeprefix("+")
-        return any(digits.startswith(entry) for entry in self.safe_list)
-
-    def protects(self, prefix: str) -> bool:
-        """A whole guard prefix inside a safe-listed prefix is never blocked."""
-        return any(prefix.startswith(entry) for entry in self.safe_list)
-
-
-_BOUNDS: dict[str, tuple[str, int, int]] = {
-    "prefix_digits": ("OTP_FRAUD_PREFIX_DIGITS", 3, 10),
-    "window_seconds": ("OTP_FRAUD_WINDOW_SECONDS", 60, 86400),
-    "maturity_seconds": ("OTP_FRAUD_MATURITY_SECONDS", 1, 3600),
-    "min_codes": ("OTP_FRAUD_MIN_CODES", 1, 10000),
-    "block_seconds": ("OTP_FRAUD_BLOCK_SECONDS", 1, 604800),
-    "reaction_seconds": ("OTP_FRAUD_REACTION_SECONDS", 1, 300),
-}
-
-
-def parse_rules(env: Mapping[str, str]) -> PumpingRules:
-    """Read OTP_FRAUD_* (empty counts as unset). Raises ValueError naming the variable."""
-    given = {name: value.strip() for name, value in env.items() if name.startswith("OTP_FRAUD_") and value.strip()}
-    values: dict[str, object] = {}
-    for attribute, (name, low, high) in _BOUNDS.items():
-        if name in given:
-            if not re.fullmatch(r"[0-9]{1,7}", given[name]) or not low <= int(given[name]) <= high:
-                raise ValueError(f"{name}: must be a whole number from {low} to {high}")
-            values[attribute] = int(given[name])
-    if "OTP_FRAUD_GUARD" in given:
-        if given["OTP_FRAUD_GUARD"].lower() not in ("true", "false"):
-            raise ValueError("OTP_FRAUD_GUARD: must be true or false")
-        values["enabled"] = given["OTP_FRAUD_GUARD"].lower() == "true"
-    if "OTP_FRAUD_MIN_CONVERSION" in given:
-        text = given["OTP_FRAUD_MIN_CONVERSION"]
-        if not re.fullmatch(r"(0(\.[0-9]{1,6})?|1(\.0{1,6})?)", text):
-            raise ValueError("OTP_FRAUD_MIN_CONVERSION: must be a number from 0 to 1")
-        values["min_conversion"] = Fraction(text)  # exact: 3 of 30 is not below 0.1
-    if "OTP_FRAUD_SAFE_LIST" in given:
-        entries = [part.strip() for part in given["OTP_FRAUD_SAFE_LIST"].split(",") if part.strip()]
-        if not all(_DIGITS.match(entry) for entry in entries):
-            raise ValueError("OTP_FRAUD_SAFE_LIST: give E.164 numbers or prefixes (digits after +), comma-separated")
-        values["safe_list"] = tuple(entry.removeprefix("+") for entry in entries)
-    return PumpingRules(**values)  # type: ignore[arg-type]
-
-
-def prefix_of(e164: str, prefix_digits: int) -> str:
-    """The first ``prefix_digits`` digits after +, never reaching into the digits a mask shows."""
-    digits = e164.removeprefix("+")
-    return digits[: max(1, min(prefix_digits, len(digits) - MASKED_DIGITS))]
 
 
 # ---- what the consumer counted, and the decision ---------------------------------------------------

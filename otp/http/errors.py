@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from otp.domain.errors import DeliveryFailed, FieldProblem, InvalidRequest, OtpError, RateLimited
+from otp.domain.errors import DeliveryFailed, DestinationNotAllowed, FieldProblem, InvalidRequest, OtpError, RateLimited
 from otp.observability import count, error_metric, metric_for
 
 JSON = "application/json"
@@ -33,6 +33,8 @@ def metrics_of(error: OtpError) -> list[str]:
         names.insert(0, "CodeGenerated")
     if isinstance(error, RateLimited):
         names += [metric_for(reason) for reason in error.reasons]
+    if isinstance(error, DestinationNotAllowed) and error.reason == "fraud_suspected":
+        names.append("PumpingSendRefused")
     return names
 
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from otp.config import Settings
 from otp.domain.keys import Digests
 from otp.domain.ports import CodeCipher, CodeStore, Idempotency, Senders
+
+if TYPE_CHECKING:  # only generate loads the guard
+    from otp.use_cases.pumping import SendGuard
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -29,6 +33,7 @@ class GenerateDependencies(Common):
     cipher: CodeCipher
     senders: Senders
     idempotency: Idempotency
+    guard: SendGuard | None = None  # None: OTP_FRAUD_GUARD=false
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 from otp.domain import limits
 from otp.domain.codes import generate_code
 from otp.domain.destinations import Channel, Destination, normalize
-from otp.domain.entities import StoredCode
-from otp.domain.errors import DeliveryFailed, InvalidRequest, RateLimited
+from otp.domain.entities import GuardMark, StoredCode
+from otp.domain.errors import DeliveryFailed, DestinationNotAllowed, InvalidRequest, RateLimited
 from otp.domain.keys import encryption_context
-from otp.domain.outbound import DeliveryRefused, EmailMessage, SmsMessage, VoiceMessage, WhatsAppMessage
+from otp.domain.outbound import DeliveryRefused, EmailMessage, Receipt, SmsMessage, VoiceMessage, WhatsAppMessage
 from otp.domain.outgoing import Message, compose
 from otp.domain.ports import DependencyFailure
 from otp.domain.test_destinations import fixed_code
@@ -62,10 +62,20 @@ def issue_code(deps: GenerateDependencies, request: IssueRequest) -> IssuedCode:
         "code requested",
         extra={"channel": destination.channel, "destination": destination.masked, "purpose": request.purpose},
     )
+    fixed = fixed_code(settings.test_destinations, settings.test_destinations_valid_until, destination, now)
     with answering_503("generate"):
+        # Semantics 16: a test destination is neither counted nor refused by the guard.
+        mark = deps.guard.mark(destination) if deps.guard is not None and fixed is None else None
+        if mark is not None and deps.guard is not None and deps.guard.refuses(mark, now):
+            # Before the send allowance: a refused send takes nothing from the number's limits.
+            log.warning(
+                "send refused: the number's prefix is blocked by the pumping guard",
+                extra={"channel": destination.channel, "destination": destination.masked, "country": mark.country},
+            )
+            raise DestinationNotAllowed("fraud_suspected", "Codes are not sent to this number range at the moment.")
         record_key = deps.digests.record_key(destination)
         _take_send_allowance(deps, destination, record_key, request.end_user_ip, now)
-        return _issue(deps, destination, record_key, request.purpose, locale, now)
+        return _issue(deps, destination, record_key, _Pending(request.purpose, locale, fixed, mark), now)
 
 
 def _take_send_allowance(
@@ -84,15 +94,25 @@ def _take_send_allowance(
         raise RateLimited(refused.free_at - now, reasons=refused.reasons)
 
 
+@dataclass(frozen=True)
+class _Pending:
+    """What was decided about a code before it exists."""
+
+    purpose: str
+    locale: str
+    fixed: str | None  # the test destination's fixed code
+    mark: GuardMark | None  # counted by the pumping guard
+
+
 def _issue(
-    deps: GenerateDependencies, destination: Destination, record_key: str, purpose: str, locale: str, now: int
+    deps: GenerateDependencies, destination: Destination, record_key: str, pending: _Pending, now: int
 ) -> IssuedCode:
     settings = deps.settings
+    purpose, fixed = pending.purpose, pending.fixed
     verification_id = deps.digests.new_verification_id(record_key, purpose)
-    fixed = fixed_code(settings.test_destinations, settings.test_destinations_valid_until, destination, now)
     code = fixed or generate_code(settings.code_length)
     # Written before anything is stored: a message that cannot be rendered leaves no code behind.
-    outgoing = compose(settings, destination, locale, code, settings.ttl_seconds)
+    outgoing = compose(settings, destination, pending.locale, code, settings.ttl_seconds)
     stored = StoredCode(
         verification_id=verification_id,
         purpose=purpose,
@@ -101,6 +121,7 @@ def _issue(
         created_at=now,
         expires_at=now + settings.ttl_seconds,
         ciphertext=deps.cipher.encrypt(code, encryption_context(record_key, verification_id, purpose)),
+        guard=pending.mark,
     )
     # Saving supersedes any code pending for the same destination and purpose.
     saved = deps.store.save_code(
@@ -110,14 +131,7 @@ def _issue(
         forget_before=now - limits.RECORD_GRACE_SECONDS,
     )
     keep_superseded(deps, record_key, saved, purpose, now)
-    if fixed is not None:
-        # Semantics 16: stored and checked like any code; only the delivery is skipped.
-        log.warning(
-            "test destination: fixed code stored, nothing sent",
-            extra={"verification_id": verification_id, "destination": destination.masked},
-        )
-    else:
-        _deliver(deps, record_key, stored, outgoing.message)
+    _send(deps, record_key, stored, outgoing.message, test_destination=fixed is not None)
     segments = None if fixed is not None else outgoing.sms_segments
     log.info(
         "code delivered",
@@ -145,23 +159,52 @@ def _issue(
     )
 
 
-def _deliver(deps: GenerateDependencies, record_key: str, stored: StoredCode, message: Message) -> None:
+def _send(
+    deps: GenerateDependencies, record_key: str, stored: StoredCode, message: Message, *, test_destination: bool
+) -> None:
+    if test_destination:
+        # Semantics 16: stored and checked like any code; only the delivery is skipped.
+        log.warning(
+            "test destination: fixed code stored, nothing sent",
+            extra={"verification_id": stored.verification_id, "destination": stored.masked_destination},
+        )
+        return
+    receipt = _deliver(deps, record_key, stored, message)
+    _keep_message_id(deps, record_key, stored, receipt)
+
+
+def _deliver(deps: GenerateDependencies, record_key: str, stored: StoredCode, message: Message) -> Receipt:
     """Send the message; a refused one withdraws the code, so nothing nobody received stays verifiable."""
     senders = deps.senders
     try:
         if isinstance(message, SmsMessage):
-            senders.sms.send_sms(message)
-        elif isinstance(message, EmailMessage) and senders.email is not None:
-            senders.email.send_email(message)
-        elif isinstance(message, VoiceMessage) and senders.voice is not None:
-            senders.voice.send_voice(message)
-        elif isinstance(message, WhatsAppMessage) and senders.whatsapp is not None:
-            senders.whatsapp.send_whatsapp(message)
-        else:
-            raise DeliveryRefused(f"no sender is configured for {stored.channel}")
+            return senders.sms.send_sms(message)
+        if isinstance(message, EmailMessage) and senders.email is not None:
+            return senders.email.send_email(message)
+        if isinstance(message, VoiceMessage) and senders.voice is not None:
+            return senders.voice.send_voice(message)
+        if isinstance(message, WhatsAppMessage) and senders.whatsapp is not None:
+            return senders.whatsapp.send_whatsapp(message)
+        raise DeliveryRefused(f"no sender is configured for {stored.channel}")
     except DeliveryRefused as exc:
         _withdraw(deps, record_key, stored, reason=str(exc))
         raise DeliveryFailed() from None
+
+
+def _keep_message_id(deps: GenerateDependencies, record_key: str, stored: StoredCode, receipt: Receipt) -> None:
+    """End User Messaging takes RECEIVED for a message only by its id, which exists only now: one
+    more write, only for an SMS or a call sent with message feedback, so that the stream consumer
+    can report it once the code verifies (OTP_SMS_FEEDBACK). The code was sent: a failure here
+    costs the report, not the request."""
+    if not (deps.settings.sms_feedback and receipt.provider in ("eum", "notify") and receipt.message_id):
+        return
+    try:
+        deps.store.keep_message_id(record_key, stored.purpose, stored.verification_id, receipt.message_id)
+    except DependencyFailure as exc:
+        log.warning(
+            "message id not kept: delivery feedback will not be reported for this code",
+            extra={"verification_id": stored.verification_id, "dependency_error": str(exc)},
+        )
 
 
 def _withdraw(deps: GenerateDependencies, record_key: str, stored: StoredCode, reason: str) -> None:

@@ -1,4 +1,5 @@
-"""The pumping guard's two halves: the stream consumer that counts and blocks, and generate's cached block list.
+"""The pumping guard's two halves: the stream consumer that counts and blocks, and generate's side
+(which codes count, and the cached block list that refuses).
 
 The consumer reads the destination records' changes (DynamoDB Streams, NEW_AND_OLD_IMAGES),
 turns them into events per code (delivered, verified, withdrawn), counts them per prefix digest
@@ -14,8 +15,11 @@ import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 
+from otp.domain.destinations import Destination
+from otp.domain.entities import GuardMark
 from otp.domain.ports import DependencyFailure
-from otp.domain.pumping import Decision, PrefixKeys, PumpingRules, SealBroken, decide
+from otp.domain.pumping import Decision, PrefixKeys, SealBroken, decide
+from otp.domain.pumping_rules import PumpingRules, prefix_of
 
 log = logging.getLogger(__name__)
 
@@ -258,3 +262,34 @@ class BlockList:
                     self._on_failure()
             span = self._blocks.get(prefix_digest)
         return span is not None and span[0] <= now < span[1]
+
+
+@dataclass(frozen=True)
+class SendGuard:
+    """Generate's side: marks the codes the consumer counts, and refuses prefixes it blocked.
+
+    Adds no AWS call to a request but the block list's one read per container per
+    OTP_FRAUD_REACTION_SECONDS; the mark travels in the write that stores the code.
+    """
+
+    rules: PumpingRules
+    keys: PrefixKeys
+    blocks: BlockList
+
+    def mark(self, destination: Destination) -> GuardMark | None:
+        """None for what the guard neither counts nor refuses: whatsapp, email, the safe list, the guard off."""
+        if (
+            not self.rules.enabled
+            or destination.channel not in ("sms", "voice")
+            or self.rules.covers(destination.address)
+        ):
+            return None
+        prefix = prefix_of(destination.address, self.rules.prefix_digits)
+        return GuardMark(
+            prefix_digest=self.keys.digest(prefix),
+            sealed_prefix=self.keys.seal(prefix),
+            country=destination.region or "ZZ",
+        )
+
+    def refuses(self, mark: GuardMark, now: int) -> bool:
+        return self.blocks.refuses(mark.prefix_digest, now)

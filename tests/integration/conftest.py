@@ -6,10 +6,13 @@ moto must be imported before any boto3 client exists, or the client escapes the 
 from __future__ import annotations
 
 import functools
+import importlib
 import io
 import json
 import logging
+import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -264,3 +267,74 @@ def backoff_sleeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     slept: list[float] = []
     monkeypatch.setattr(botocore.endpoint, "time", types.SimpleNamespace(sleep=slept.append))
     return slept
+
+
+# ---- the table's stream and the pumping guard's consumer (handlers/stream.py) ----------------------
+
+
+def enable_stream(aws: Aws) -> str:
+    """The stream the deployment gives the table (NEW_AND_OLD_IMAGES); its ARN."""
+    return str(
+        aws.client("dynamodb").update_table(
+            TableName=TABLE, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
+        )["TableDescription"]["LatestStreamArn"]
+    )
+
+
+def stream_records(stream_arn: str) -> list[dict[str, Any]]:
+    """Every record of the stream so far, as DynamoDB Streams returns them."""
+    import boto3
+
+    streams = boto3.client(
+        "dynamodbstreams", region_name=REGION, endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com"
+    )
+    found = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        found += streams.get_records(ShardIterator=iterator)["Records"]
+    return found
+
+
+def lambda_event(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """The records as Lambda delivers them: JSON, binary values in base64, times in epoch seconds."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, bytes):
+            import base64
+
+            return base64.b64encode(value).decode()
+        if hasattr(value, "timestamp"):
+            return int(value.timestamp())
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [plain(v) for v in value]
+        return value
+
+    return json.loads(json.dumps({"Records": [plain(r) for r in records]}))
+
+
+@pytest.fixture
+def stream(aws, monkeypatch: pytest.MonkeyPatch):
+    """handlers/stream.py as a cold start imports it, with its clock in the test's hands."""
+    for name, value in {
+        "OTP_KMS_KEY_ID": aws.key_id,
+        "OTP_DIGEST_KEY_ID": aws.digest_key_id,
+        "OTP_TABLE_NAME": TABLE,
+    }.items():
+        monkeypatch.setenv(name, value)
+    module = sys.modules.get("handlers.stream")
+    module = importlib.reload(module) if module else importlib.import_module("handlers.stream")
+    now = [int(time.time())]
+    monkeypatch.setattr(module, "clock", lambda: now[0])
+
+    def invoke(event: dict[str, Any], at: int) -> dict[str, Any]:
+        from local.events import LambdaContext
+
+        now[0] = at
+        return module.lambda_handler(event, LambdaContext(function_name="otp-stream"))
+
+    invoke.module = module  # type: ignore[attr-defined]
+    return invoke

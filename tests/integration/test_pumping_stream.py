@@ -1,16 +1,11 @@
-"""The pumping guard end to end on moto: the real store writes, DynamoDB Streams records, handlers/stream.py.
-
-The store does not write the guard's attributes yet (the lead adds ``pfx`` and ``country`` to the
-code entry that save_code writes, in that same write). ``GuardedDynamoDb`` stands in for exactly
-that addition and nothing else: every write, condition and stream record is the real store's.
+"""The pumping guard end to end on moto: the real store writes, DynamoDB Streams records, handlers/stream.py,
+and the generate handler refusing a blocked prefix.
 """
 
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
-import sys
 import time
 from typing import Any
 
@@ -22,119 +17,49 @@ from otp.aws.dynamodb import DynamoDbStore
 from otp.aws.kms import KmsSecretDeriver
 from otp.aws.pumping import BLOCKS_KEY, DynamoDbPumpingCounts, EumMessageFeedback, _admin, prefix_keys
 from otp.domain.destinations import normalize_phone
-from otp.domain.entities import AttemptLimits, SendPlan, StoredCode, Window
+from otp.domain.entities import AttemptLimits, GuardMark, SendPlan, StoredCode, Window
 from otp.domain.keys import Digests
-from otp.domain.pumping import prefix_of
+from otp.domain.pumping_rules import prefix_of
 from otp.use_cases.pumping import BlockList
 from tests.helpers import REGION, TABLE
+from tests.integration.conftest import enable_stream, lambda_event, stream_records
 
-PREFIX = "447911"
+PREFIX = "447400"  # GB mobiles (447911 is Guernsey)
 LIMITS = AttemptLimits(max_attempts=5, failures=Window(bucket=0, limit=35, resets_at=0))
 NUMBERS = [f"+{PREFIX}1234{i:02d}" for i in range(12)]
 # Wall-clock time, since moto stamps stream records with it; on a 10 s slot boundary, as counted.
 T0 = int(time.time()) // 10 * 10
 
 
-class GuardedDynamoDb:
-    """The real client, plus the two attributes generate will add to each sms code entry it saves."""
-
-    def __init__(self, real: Any, keys: Any, countries: dict[str, str]) -> None:
-        self._real, self._keys, self._countries = real, keys, countries
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._real, name)
-
-    def update_item(self, **request: Any) -> Any:
-        entry = request.get("ExpressionAttributeValues", {}).get(":entry", {}).get("M")
-        if entry is not None:
-            number = self._countries[entry["vid"]["S"]]
-            entry["pfx"] = {"B": self._keys.seal(prefix_of(number, 6))}
-            entry["country"] = {"S": "GB" if number.startswith("+44") else "IN"}
-        return self._real.update_item(**request)
-
-
 class Guarded:
-    """A destination store whose codes carry the guard's attributes, and the table's stream."""
+    """The real destination store, codes marked as generate marks them, and the table's stream."""
 
     def __init__(self, aws: Any) -> None:
         self.aws = aws
         dynamodb = aws.client("dynamodb")
-        self.stream_arn = dynamodb.update_table(
-            TableName=TABLE, StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
-        )["TableDescription"]["LatestStreamArn"]
+        self.stream_arn = enable_stream(aws)
         self.keys = prefix_keys(aws.digest_key_id)
         self.digests = Digests(KmsSecretDeriver(aws.digest_key_id, lambda: aws.client("kms")))
-        self.numbers: dict[str, str] = {}
-        self.store = DynamoDbStore(TABLE, lambda: GuardedDynamoDb(dynamodb, self.keys, self.numbers))
+        self.store = DynamoDbStore(TABLE, lambda: dynamodb)
 
     def deliver(self, number: str, at: int, purpose: str = "default") -> tuple[str, str]:
         record_key = self.digests.record_key(normalize_phone(number))
         assert self.store.take_send(SendPlan(record_key, keep_until=at + 90000), at).taken
         vid = self.digests.new_verification_id(record_key, purpose)
-        self.numbers[vid] = number
-        code = StoredCode(vid, purpose, "sms", normalize_phone(number).masked, at, at + 300, ciphertext=b"x")
+        destination = normalize_phone(number)
+        prefix = prefix_of(destination.address, 6)
+        mark = GuardMark(self.keys.digest(prefix), self.keys.seal(prefix), destination.region or "ZZ")
+        code = StoredCode(vid, purpose, "sms", destination.masked, at, at + 300, ciphertext=b"x", guard=mark)
         self.store.save_code(record_key, code, keep_until=at + 90000, forget_before=at - 86400)
         return record_key, vid
 
     def records(self) -> list[dict[str, Any]]:
-        streams = boto3.client(
-            "dynamodbstreams", region_name=REGION, endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com"
-        )
-        found = []
-        for shard in streams.describe_stream(StreamArn=self.stream_arn)["StreamDescription"]["Shards"]:
-            iterator = streams.get_shard_iterator(
-                StreamArn=self.stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
-            found += streams.get_records(ShardIterator=iterator)["Records"]
-        return found
-
-
-def lambda_event(records: list[dict[str, Any]]) -> dict[str, Any]:
-    """The records as Lambda delivers them: JSON, binary values in base64, times in epoch seconds."""
-
-    def plain(value: Any) -> Any:
-        if isinstance(value, bytes):
-            import base64
-
-            return base64.b64encode(value).decode()
-        if hasattr(value, "timestamp"):
-            return int(value.timestamp())
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
-    return json.loads(json.dumps({"Records": [plain(r) for r in records]}))
+        return stream_records(self.stream_arn)
 
 
 @pytest.fixture
 def guarded(aws) -> Guarded:
     return Guarded(aws)
-
-
-@pytest.fixture
-def stream(aws, monkeypatch: pytest.MonkeyPatch):
-    """handlers/stream.py as a cold start imports it, with its clock in the test's hands."""
-    for name, value in {
-        "OTP_KMS_KEY_ID": aws.key_id,
-        "OTP_DIGEST_KEY_ID": aws.digest_key_id,
-        "OTP_TABLE_NAME": TABLE,
-    }.items():
-        monkeypatch.setenv(name, value)
-    module = sys.modules.get("handlers.stream")
-    module = importlib.reload(module) if module else importlib.import_module("handlers.stream")
-    now = [T0]
-    monkeypatch.setattr(module, "clock", lambda: now[0])
-
-    def invoke(event: dict[str, Any], at: int) -> dict[str, Any]:
-        from local.events import LambdaContext
-
-        now[0] = at
-        return module.lambda_handler(event, LambdaContext(function_name="otp-stream"))
-
-    invoke.module = module  # type: ignore[attr-defined]
-    return invoke
 
 
 def counts(aws) -> DynamoDbPumpingCounts:
@@ -223,6 +148,7 @@ def test_the_table_holds_no_prefix_and_nothing_that_links_codes_to_their_prefix(
     # What a destination item says of its number is the masked form and the country: 10^6 candidates.
     for item in (i for i in items if i["id"]["S"].startswith("dest#")):
         for entry in item["codes"]["M"].values():
+            assert entry["M"]["country"] == {"S": "GB" if entry["M"]["masked"]["S"].startswith("+44") else "IN"}
             masked = entry["M"]["masked"]["S"]
             assert masked.count("*") >= 4 and set(entry["M"]) - {"pfx", "country"} == {
                 "vid",
@@ -239,14 +165,8 @@ def test_the_table_holds_no_prefix_and_nothing_that_links_codes_to_their_prefix(
 
 def test_feedback_is_reported_once_a_code_that_has_its_message_id_verifies(aws, guarded, stream):
     record_key, vid = guarded.deliver(NUMBERS[0], T0)
-    aws.client("dynamodb").update_item(  # what generate writes after an eum send, with feedback on
-        TableName=TABLE,
-        Key={"id": {"S": record_key}},
-        UpdateExpression="SET codes.#p.msg = :id",
-        ConditionExpression="codes.#p.vid = :vid",
-        ExpressionAttributeNames={"#p": "default"},
-        ExpressionAttributeValues={":id": {"S": "msg-0123456789abcdef"}, ":vid": {"S": vid}},
-    )
+    # What generate writes after an eum send with feedback on.
+    guarded.store.keep_message_id(record_key, "default", vid, "msg-0123456789abcdef")
     assert guarded.store.consume(record_key, "default", vid, T0 + 20, LIMITS)
     sms_voice = boto3.client("pinpoint-sms-voice-v2", region_name=REGION)
     with Stubber(sms_voice) as stubbed:
@@ -303,3 +223,22 @@ def test_generate_fails_open_when_the_block_list_cannot_be_read(aws, guarded, st
     assert failures == [1]
     faults.heal()
     assert blocks.refuses(digest, T0 + 70)
+
+
+def test_generate_refuses_a_prefix_the_consumer_blocked_and_sends_nothing(aws, guarded, stream, make_api):
+    api = make_api(OTP_RESEND_COOLDOWN_SECONDS=0)
+    api.clock.now = T0
+    for number in NUMBERS[:10]:
+        assert api.generate({"channel": "sms", "destination": number}).status == 201
+    assert stream(lambda_event(guarded.records()), T0 + 5) == {"batchItemFailures": []}
+    sent = len(aws.sms())
+    api.clock.now = T0 + 11  # the block starts at T0 + 10; the cached empty list is 11 s old
+    refused = api.generate({"channel": "sms", "destination": NUMBERS[10]})
+    assert (refused.status, refused.error, refused.body["error"]["reason"]) == (
+        403,
+        "destination_not_allowed",
+        "fraud_suspected",
+    )
+    assert len(aws.sms()) == sent
+    assert api.generate({"channel": "sms", "destination": "+919876543210"}).status == 201
+    assert api.generate({"channel": "email", "destination": "someone@example.com"}).status == 201

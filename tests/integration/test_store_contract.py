@@ -170,6 +170,18 @@ def test_withdraw_removes_only_its_own_code(store):
     assert reserve(store).current is None
 
 
+def test_a_message_id_is_kept_only_on_the_code_it_belongs_to(store):
+    save(store, "vrf_old")
+    store.keep_message_id(KEY, "default", "vrf_old", "msg-old")
+    save(store, "vrf_new")
+    store.keep_message_id(KEY, "default", "vrf_old", "msg-late")  # a newer code replaced it meanwhile
+    record = store.read(KEY)
+    assert record.codes["default"].message_id is None
+    store.keep_message_id(KEY, "default", "vrf_new", "msg-new")
+    assert store.read(KEY).codes["default"].message_id == "msg-new"
+    assert record.replaced["default"].message_id == "msg-old"
+
+
 def test_send_limits_are_all_or_nothing(store):
     sends = Window(bucket=1, limit=2, resets_at=NOW + 900)
     ip = Window(bucket=1, limit=3, resets_at=NOW + 3600)

@@ -16,9 +16,12 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from tests.helpers import GOOD_US
+from tests.integration.conftest import enable_stream, lambda_event, stream_records
 
 MASKED = "+1******2671"  # what the API and the logs show of GOOD_US
 HIDDEN_DIGITS = 6
+# Numbers of GOOD_US's prefix (141555), so that the guard's items of that prefix are in the dump.
+NEIGHBOURS = [f"+1415555{n:04d}" for n in range(2672, 2712)]
 
 
 def candidates() -> Iterator[str]:
@@ -58,7 +61,10 @@ def unkeyed_forms(number: str) -> Iterator[str]:
             yield digest[:32]  # table keys keep 16 bytes
 
 
-def exercise_every_item_kind(api) -> None:
+def exercise_every_item_kind(api, stream) -> None:
+    """Every kind of item, also the pumping guard's: its counts, and its block list with a block in it."""
+    stream_arn = enable_stream(api.aws)
+    start = api.clock.now
     reply, code = api.issue(GOOD_US, client_ip="203.0.113.7")
     api.verify({"destination": GOOD_US, "code": f"{(int(code) + 1) % 10**6:06d}", "client_ip": "203.0.113.9"})
     keyed = api.generate(
@@ -67,6 +73,9 @@ def exercise_every_item_kind(api) -> None:
     assert keyed.status == 201, keyed.body
     api.verify({"destination": GOOD_US, "code": api.last_code(GOOD_US), "purpose": "login"})
     api.status(reply.body["verification_id"])
+    for neighbour in NEIGHBOURS:  # never verified: a burst the guard blocks
+        assert api.generate({"channel": "sms", "destination": neighbour}).status == 201
+    assert stream(lambda_event(stream_records(stream_arn)), int(start) + 30) == {"batchItemFailures": []}
 
 
 def numbers_a_reader_finds(seen: set[str], numbers: Iterable[str]) -> tuple[list[str], int]:
@@ -82,11 +91,12 @@ def numbers_a_reader_finds(seen: set[str], numbers: Iterable[str]) -> tuple[list
     return found, tried
 
 
-def test_no_candidate_the_mask_leaves_matches_anything_a_table_reader_sees(make_api, aws):
-    exercise_every_item_kind(make_api(OTP_RESEND_COOLDOWN_SECONDS=0))
+def test_no_candidate_the_mask_leaves_matches_anything_a_table_reader_sees(make_api, aws, stream):
+    exercise_every_item_kind(make_api(OTP_RESEND_COOLDOWN_SECONDS=0), stream)
     items = aws.table_items()
     kinds = {item["id"]["S"].split("#")[0] for item in items}
-    assert {"dest", "ip", "idem"} <= kinds, kinds
+    assert {"dest", "ip", "idem", "pumping"} <= kinds, kinds
+    assert any(item["id"]["S"] == "pumping#blocks" and item["blocks"]["M"] for item in items), "a block is written"
     seen = {token for item in items for token in tokens(item)}
     assert not any(GOOD_US[1:] in token for token in seen)  # the number in clear, anywhere
     found, tried = numbers_a_reader_finds(seen, candidates())
@@ -106,3 +116,35 @@ def test_the_search_finds_a_number_that_an_unkeyed_form_would_leak():
         item = {"id": {"S": f"dest#{leaked}"}} if len(leaked) == 32 else {"validation": {"S": leaked}}
         seen = set(tokens(item))
         assert numbers_a_reader_finds(seen, nearby) == ([GOOD_US], len(nearby))
+
+
+def test_a_reader_cannot_narrow_a_number_below_ten_thousand_from_what_the_guard_stores(make_api, aws, stream):
+    """The guard adds a sealed prefix and the country to each code, and keyed counts and blocks.
+
+    Without the secret the sealed prefix and the digests say nothing (the test above tries every
+    candidate's and every candidate prefix's unkeyed forms); the country narrows the candidates
+    to the valid numbers of that country, which this counts on a sample and which must stay at
+    least 10^4.
+    """
+    import phonenumbers
+
+    exercise_every_item_kind(make_api(OTP_RESEND_COOLDOWN_SECONDS=0), stream)
+    items = aws.table_items()
+    seen = {token for item in items for token in tokens(item)}
+    head = GOOD_US[1:2]  # what the mask shows of the prefix: the country code
+    prefixes = [f"{head}{n:05d}" for n in range(10**5)]
+    prefix_forms = {form for prefix in prefixes for form in unkeyed_forms("+" + prefix)}
+    assert not prefix_forms & seen, "an unkeyed form of a prefix is in the table"
+    entries = [e["M"] for i in items if i["id"]["S"].startswith("dest#") for e in i["codes"]["M"].values()]
+    mine = [e for e in entries if e["masked"]["S"] == MASKED]
+    assert mine and all(e["country"]["S"] == "US" and e["pfx"]["B"] for e in mine)
+    sample = list(candidates())[:: 10**HIDDEN_DIGITS // 2000]
+    consistent = sum(
+        1
+        for number in sample
+        if phonenumbers.region_code_for_number(phonenumbers.parse(number)) == "US"
+        and phonenumbers.is_valid_number(phonenumbers.parse(number))
+    )
+    left = consistent * (10**HIDDEN_DIGITS // len(sample))
+    print(f"numbers consistent with one item's masked form and country: about {left}")
+    assert left >= 10**4, left

@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from otp.config import Settings
+from otp.config import Settings, load_settings
+from otp.domain.pumping_rules import ATTRIBUTES as PUMPING_ATTRIBUTES
 from otp.observability import METRICS
 from tests.unit.docs_sources import (
     CODE_SPAN,
@@ -74,14 +75,18 @@ def settings_rows() -> dict[str, list[str]]:
 
 
 def setting_aliases() -> dict[str, str]:
-    """Each environment variable Settings reads, with the field it fills."""
-    return {field.alias: name for name, field in Settings.model_fields.items() if field.alias}
+    """Each environment variable Settings reads, with the field it fills (the guard's: pumping.<rule>)."""
+    fields = {field.alias: name for name, field in Settings.model_fields.items() if field.alias}
+    return {**fields, **{alias: f"pumping.{rule}" for alias, rule in PUMPING_ATTRIBUTES.items()}}
 
 
 def effective_value(alias: str, text: str | None) -> object:
     """The value Settings ends with when ``alias`` is set to ``text`` (None: left unset)."""
     raw = {} if text is None else {alias: text}
-    return getattr(Settings.model_validate(raw), setting_aliases()[alias])
+    value: object = load_settings(raw, require_kms_key=False)
+    for name in setting_aliases()[alias].split("."):
+        value = getattr(value, name)
+    return value
 
 
 def param_of(value: object, template: dict[str, Any]) -> str | None:

@@ -13,8 +13,9 @@ import pytest
 
 from bench.pumping import MemoryCounts
 from otp.domain.ports import DependencyFailure
-from otp.domain.pumping import PrefixKeys, PumpingRules
+from otp.domain.pumping import PrefixKeys
 from otp.domain.pumping_events import CodeEvent, FeedbackDue, FeedbackFailed
+from otp.domain.pumping_rules import PumpingRules
 from otp.use_cases.pumping import (
     CODE_COUNTED,
     FEEDBACK_FAILED,

@@ -9,16 +9,14 @@ import pytest
 from otp.domain.pumping import (
     CodeFact,
     PrefixKeys,
-    PumpingRules,
     SealBroken,
     burst_holds,
     burst_onset,
     conversion_holds,
     conversion_onset,
     decide,
-    parse_rules,
-    prefix_of,
 )
+from otp.domain.pumping_rules import PumpingRules, parse_rules, prefix_of
 
 T0 = 1_800_000_000
 RULES = PumpingRules()  # the contract's defaults: 20 codes, 0.2, 60 s maturity, 3600 s window
