@@ -44,6 +44,16 @@ METRICS = frozenset(
         "VerificationCanceled",
         "SmsSegments",
         "SmsLanguagesOverOneSegment",
+        # The pumping guard's (otp.use_cases.pumping.PUMPING_METRICS; a test keeps the two equal).
+        # The stream consumer's have no dimension; generate's are its own to dimension.
+        "PumpingCodeCounted",
+        "PumpingCodeConverted",
+        "PumpingPrefixBlocked",
+        "PumpingPrefixUnblocked",
+        "PumpingBlockListUnavailable",
+        "PumpingFeedbackSent",
+        "PumpingFeedbackFailed",
+        "PumpingSendRefused",
         *(f"RateLimitedBy{_camel(reason)}" for reason in REASONS),
         *_error_metrics(),
     }
