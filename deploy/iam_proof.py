@@ -82,6 +82,7 @@ def controls_from(requests: list[IamRequest]) -> list[Control]:
     other_algorithm: Context = {"kms:MacAlgorithm": "HMAC_SHA_512"}
     no_context = {k: v for k, v in encrypt.context.items() if not k.startswith("kms:EncryptionContext")}
     return [
+        *guard_controls(requests),
         Control("verify sends an SMS", replace(sms, function="verify")),
         Control("generate decrypts a code", replace(decrypt, function="generate")),
         Control("verifications encrypts a code", replace(encrypt, function="verifications")),
@@ -97,6 +98,72 @@ def controls_from(requests: list[IamRequest]) -> list[Control]:
         Control("verifications writes an idempotency record", replace(idempotency, function="verifications")),
         Control("verify updates an idempotency record", replace(idempotency, function="verify", action=update)),
     ]
+
+
+GUARD = "pumpingGuard"
+BLOCKS_KEY = "pumping#blocks"
+
+
+def _with_key(request: IamRequest, key: str, **changes: str) -> IamRequest:
+    return replace(request, context={**request.context, "dynamodb:LeadingKeys": [key]}, **changes)
+
+
+def feedback_request(function: str, like: IamRequest, message_id: str = "emulated-message-0001") -> IamRequest:
+    """A PutMessageFeedback as the recorder records one, in the account and region of ``like``."""
+    _, _, _, region, account, *_ = like.resource.split(":")
+    arn = f"arn:aws:sms-voice:{region}:{account}:message/{message_id}"
+    return IamRequest(function, "sms-voice:PutMessageFeedback", arn, {}, "PutMessageFeedback")
+
+
+def guard_controls(requests: list[IamRequest], feedback_allowed: bool = False) -> list[Control]:
+    """The pumping guard reaches its own items only, and only it reaches them beyond generate's one read.
+
+    None when the guard made no request (a run without it). ``feedback_allowed``: the template
+    reports delivery feedback (eum or notify with smsFeedback), so only the guard's control of it
+    is left out.
+    """
+    made = [r for r in requests if r.function == GUARD]
+    if not made:
+        return []
+
+    def first(function: str, action: str, leading: str = "") -> IamRequest:
+        for request in requests:
+            keys = request.context.get("dynamodb:LeadingKeys", [""])
+            if (request.function, request.action) == (function, action) and str(keys[0]).startswith(leading):
+                return request
+        raise RuntimeError(f"no {action} by {function} was recorded")
+
+    read = first(GUARD, "dynamodb:GetItem", BLOCKS_KEY)
+    destination = first("generate", "dynamodb:UpdateItem", "dest#")
+    record_key = str(destination.context["dynamodb:LeadingKeys"][0])
+    network = first("generate", "dynamodb:UpdateItem", "ip#")
+    idempotency = first("generate", "dynamodb:PutItem", "idem#")
+    count = first(GUARD, "dynamodb:UpdateItem", "pumping#")
+    controls = [
+        Control("the guard reads a destination record", _with_key(read, record_key)),
+        Control("the guard updates a destination record", replace(destination, function=GUARD)),
+        Control("the guard counts an IP's sends", replace(network, function=GUARD)),
+        Control("the guard writes an idempotency record", replace(idempotency, function=GUARD)),
+        Control("the guard decrypts a code", replace(first("verify", "kms:Decrypt"), function=GUARD)),
+        Control("the guard encrypts a code", replace(first("generate", "kms:Encrypt"), function=GUARD)),
+        Control("the guard sends an SMS", replace(first("generate", "sns:Publish"), function=GUARD))
+        if any(r.action == "sns:Publish" for r in requests)
+        else None,
+        Control(
+            "generate reads a prefix's counts",
+            _with_key(read, "pumping#somedigest#600#1", function="generate"),
+        ),
+        Control("generate writes the block list", replace(count, function="generate", context=read.context)),
+        Control("generate writes a prefix's counts", replace(count, function="generate")),
+        Control("verify reads the block list", replace(read, function="verify")),
+        Control("verifications reads the block list", replace(read, function="verifications")),
+        Control("generate reports delivery feedback", feedback_request("generate", read)),
+        Control("verify reports delivery feedback", feedback_request("verify", read)),
+    ]
+    if not feedback_allowed:
+        sns_only = Control("the guard reports delivery feedback with this provider", feedback_request(GUARD, read))
+        controls.append(sns_only)
+    return [c for c in controls if c is not None]
 
 
 # The phone and WhatsApp send actions: only generate's role may hold them, for its configured identities.

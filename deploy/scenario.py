@@ -3,7 +3,9 @@
 Each function runs in a process of its own (deploy/function_host.py), as in Lambda: its own
 environment, clients and role. generate sends by SMS and email and with an Idempotency-Key (the
 first request, its replay, and a refused one, whose record is dropped); verify checks a wrong
-code, then the right one; the verifications function reads a status and cancels.
+code, then the right one; the verifications function reads a status and cancels; the pumping
+guard gets the table stream's records of those changes, as its mapping filters them, then a
+schedule's tick.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import re
 import subprocess
 import sys
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from deploy.recorder import IamRequest
+from deploy.stream_records import SCHEDULED_EVENT
 
 ROOT = Path(__file__).resolve().parent.parent
 PHONE = "+14155552671"
@@ -110,7 +113,10 @@ def exercise(
     region: str,
     account: str,
     code_sent_to: Callable[[str], str],
+    stream_event: Callable[[Mapping[str, str]], dict[str, Any]] | None = None,
 ) -> Exercise:
+    """``stream_event`` gives the guard's invocation from the stream so far, told which number
+    each verification id went to."""
     done = Exercise()
 
     def run(name: str, requests: list[dict[str, Any]], statuses: list[int]) -> list[dict[str, Any]]:
@@ -122,7 +128,7 @@ def exercise(
 
     key, other_key = {"idempotency-key": "emulated-proof-0001"}, {"idempotency-key": "emulated-proof-0002"}
     again = _generate(IDEMPOTENT_PHONE, "sms")
-    sms, email, *_ = run(
+    sms, email, idempotent, *_ = run(
         "generate",
         [
             _generate(PHONE, "sms", client_ip=END_USER_IP),  # charges the end user's IP counter too
@@ -162,6 +168,14 @@ def exercise(
         ],
         [200, 200],
     )
+    if stream_event is not None and "pumpingGuard" in functions:
+        numbers = {sms["body"]["verification_id"]: PHONE, idempotent["body"]["verification_id"]: IDEMPOTENT_PHONE}
+        batch = stream_event(numbers)
+        if not batch["Records"]:
+            raise RuntimeError("the stream held no destination record for the guard")
+        answers = run("pumpingGuard", [{"event": batch}, {"event": SCHEDULED_EVENT}], [None, None])
+        if [a["body"] for a in answers] != [{"batchItemFailures": []}] * 2:
+            raise RuntimeError(f"the pumping guard failed records: {answers}")
     return done
 
 
