@@ -145,7 +145,7 @@ class Emulator:
         self._restore.append(lambda: setattr(backend, "validate_template", original_validate))
         lambda_backend = lambda_models.LambdaBackend
         original_push = lambda_backend.send_dynamodb_items
-        lambda_backend.send_dynamodb_items = lambda self, function_arn, items, source: ""  # type: ignore[method-assign,assignment]
+        lambda_backend.send_dynamodb_items = lambda self, function_arn, items, source: ""  # type: ignore[method-assign]
         self._restore.append(lambda: setattr(lambda_backend, "send_dynamodb_items", original_push))
         warnings.filterwarnings("ignore", message=_UNSUPPORTED_PREFIX + ".*")
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)

@@ -118,52 +118,49 @@ def feedback_request(function: str, like: IamRequest, message_id: str = "emulate
 def guard_controls(requests: list[IamRequest], feedback_allowed: bool = False) -> list[Control]:
     """The pumping guard reaches its own items only, and only it reaches them beyond generate's one read.
 
-    None when the guard made no request (a run without it). ``feedback_allowed``: the template
-    reports delivery feedback (eum or notify with smsFeedback), so only the guard's control of it
-    is left out.
+    Built from the requests there are (none without a guard's): each moved to where it must fail.
+    ``feedback_allowed``: the template reports delivery feedback (eum or notify with smsFeedback
+    on), so the guard's own PutMessageFeedback is no control there.
     """
-    made = [r for r in requests if r.function == GUARD]
-    if not made:
-        return []
 
-    def first(function: str, action: str, leading: str = "") -> IamRequest:
+    def first(function: str, action: str, leading: str = "") -> IamRequest | None:
         for request in requests:
             keys = request.context.get("dynamodb:LeadingKeys", [""])
             if (request.function, request.action) == (function, action) and str(keys[0]).startswith(leading):
                 return request
-        raise RuntimeError(f"no {action} by {function} was recorded")
+        return None
 
     read = first(GUARD, "dynamodb:GetItem", BLOCKS_KEY)
-    destination = first("generate", "dynamodb:UpdateItem", "dest#")
-    record_key = str(destination.context["dynamodb:LeadingKeys"][0])
-    network = first("generate", "dynamodb:UpdateItem", "ip#")
-    idempotency = first("generate", "dynamodb:PutItem", "idem#")
-    count = first(GUARD, "dynamodb:UpdateItem", "pumping#")
-    controls = [
-        Control("the guard reads a destination record", _with_key(read, record_key)),
-        Control("the guard updates a destination record", replace(destination, function=GUARD)),
-        Control("the guard counts an IP's sends", replace(network, function=GUARD)),
-        Control("the guard writes an idempotency record", replace(idempotency, function=GUARD)),
-        Control("the guard decrypts a code", replace(first("verify", "kms:Decrypt"), function=GUARD)),
-        Control("the guard encrypts a code", replace(first("generate", "kms:Encrypt"), function=GUARD)),
-        Control("the guard sends an SMS", replace(first("generate", "sns:Publish"), function=GUARD))
-        if any(r.action == "sns:Publish" for r in requests)
-        else None,
-        Control(
-            "generate reads a prefix's counts",
-            _with_key(read, "pumping#somedigest#600#1", function="generate"),
-        ),
-        Control("generate writes the block list", replace(count, function="generate", context=read.context)),
-        Control("generate writes a prefix's counts", replace(count, function="generate")),
+    if read is None:
+        return []
+    moved: list[tuple[str, IamRequest | None, dict[str, Any]]] = [
+        ("the guard updates a destination record", first("generate", "dynamodb:UpdateItem", "dest#"), {}),
+        ("the guard counts an IP's sends", first("generate", "dynamodb:UpdateItem", "ip#"), {}),
+        ("the guard writes an idempotency record", first("generate", "dynamodb:PutItem", "idem#"), {}),
+        ("the guard decrypts a code", first("verify", "kms:Decrypt"), {}),
+        ("the guard encrypts a code", first("generate", "kms:Encrypt"), {}),
+        ("the guard sends an SMS", first("generate", "sns:Publish"), {}),
+    ]
+    controls = [Control(what, replace(r, function=GUARD, **extra)) for what, r, extra in moved if r is not None]
+    destination = first("generate", "dynamodb:UpdateItem", "dest#") or first("verify", "dynamodb:UpdateItem", "dest#")
+    if destination is not None:
+        record_key = str(destination.context["dynamodb:LeadingKeys"][0])
+        controls.append(Control("the guard reads a destination record", _with_key(read, record_key)))
+    controls += [
+        Control("generate reads a prefix's counts", _with_key(read, "pumping#somedigest#600#1", function="generate")),
+        Control("generate writes the block list", replace(read, function="generate", action="dynamodb:UpdateItem")),
         Control("verify reads the block list", replace(read, function="verify")),
         Control("verifications reads the block list", replace(read, function="verifications")),
         Control("generate reports delivery feedback", feedback_request("generate", read)),
         Control("verify reports delivery feedback", feedback_request("verify", read)),
     ]
+    count = first(GUARD, "dynamodb:UpdateItem", "pumping#")
+    if count is not None and count.context["dynamodb:LeadingKeys"] != [BLOCKS_KEY]:
+        controls.append(Control("generate writes a prefix's counts", replace(count, function="generate")))
     if not feedback_allowed:
         sns_only = Control("the guard reports delivery feedback with this provider", feedback_request(GUARD, read))
         controls.append(sns_only)
-    return [c for c in controls if c is not None]
+    return controls
 
 
 # The phone and WhatsApp send actions: only generate's role may hold them, for its configured identities.

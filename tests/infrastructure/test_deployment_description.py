@@ -84,7 +84,7 @@ def test_the_pumping_guards_metrics_are_in_the_catalog_and_on_the_dashboard():
     from otp.observability import METRICS
     from otp.use_cases.pumping import PUMPING_METRICS
 
-    assert PUMPING_METRICS == {m for m in METRICS if m.startswith("Pumping")}
+    assert {m for m in METRICS if m.startswith("Pumping")} == PUMPING_METRICS
     text = json.dumps(dashboard.body())
     assert all(f'MetricName=\\"{name}\\"' in text for name in PUMPING_METRICS)
 
