@@ -414,3 +414,23 @@ def test_a_block_starting_raises_the_alarm_at_once(resources):
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
     assert alarm["TreatMissingData"] == "notBreaching"
     assert alarm["AlarmActions"] == resources["GenerateErrorsAlarm"]["Properties"]["AlarmActions"]
+
+
+def test_the_mappings_filter_passes_destination_changes_only_so_the_guard_never_feeds_itself(template):
+    from deploy import stream_records
+
+    def record(name: str, key: str) -> dict:
+        return {"eventName": name, "dynamodb": {"Keys": {"id": {"S": key}}, "SequenceNumber": "1"}}
+
+    records = [
+        record("INSERT", "dest#a"),
+        record("MODIFY", "pumping#blocks"),  # the guard's own writes
+        record("MODIFY", "pumping#d1#600#3"),
+        record("REMOVE", "dest#b"),  # TTL cleanups
+        record("MODIFY", "idem#c"),
+        record("MODIFY", "ip#e"),
+        record("MODIFY", "dest#d"),
+    ]
+    patterns = stream_records.filter_patterns(template, "PumpingGuardLambdaFunction")
+    event = stream_records.lambda_event(records, patterns, "arn:aws:dynamodb:r:1:table/t/stream/s", "r")
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in event["Records"]] == ["dest#a", "dest#d"]
