@@ -45,6 +45,15 @@ OTHER_REFUSALS = (
     "UnsupportedMediaType",
 )
 FAILURES = ("DeliveryFailed", "ServiceUnavailable", "InternalError")
+# The pumping guard: what it counted and decided, and what it could not do.
+PUMPING_FLOW = (
+    "PumpingCodeCounted",
+    "PumpingCodeConverted",
+    "PumpingPrefixBlocked",
+    "PumpingPrefixUnblocked",
+    "PumpingSendRefused",
+)
+PUMPING_TROUBLE = ("PumpingBlockListUnavailable", "PumpingFeedbackSent", "PumpingFeedbackFailed")
 NOT_ON_THE_DASHBOARD = {
     "RateLimited": "the sum of the RateLimitedBy* metrics, which the refusals widget shows one by one",
     "IdempotentReplay": "a retry answered from its first response: normal client behaviour, not a signal",
@@ -57,11 +66,14 @@ NOT_ON_THE_DASHBOARD = {
     "SmsSegments": "a billing figure (segments per SMS), for the cost report rather than operations",
     "SmsLanguagesOverOneSegment": "a configuration finding, once per cold start, that its start-up warning explains",
 }
-FUNCTIONS = ("Generate", "Verify", "Verifications")
+FUNCTIONS = ("Generate", "Verify", "Verifications", "PumpingGuard")
 CONVERSION_TITLE = "Verify conversion (verified / generated)"
 LOG_GROUPS = tuple(f"${{{name}LogGroup}}" for name in FUNCTIONS)
+GUARD_LOG_GROUP = "${PumpingGuardLogGroup}"
 COLD_STARTS_QUERY = (
-    " | ".join(f"SOURCE '{group}'" for group in LOG_GROUPS) + ' | filter @type = "REPORT" and ispresent(@initDuration)'
+    # The request path's functions: their cold starts are what a user waits for.
+    " | ".join(f"SOURCE '{group}'" for group in LOG_GROUPS[:3])
+    + ' | filter @type = "REPORT" and ispresent(@initDuration)'
     " | stats count() as cold_starts, pct(@initDuration, 50) as init_p50, pct(@initDuration, 99) as init_p99"
     " by bin(1h)"
 )
@@ -75,6 +87,16 @@ COUNTRY_QUERY = (
     " 100 * sum(verified_one) / sum(delivered_one) as conversion_pct by country"
     " | sort delivered desc | limit 50"
 )
+# The guard's own view: sms and voice codes as it counts them, one "prefix counted" line per prefix
+# per stream batch (a replayed batch logs again, so these sums may run a little high).
+_GUARD_SUMS = (
+    f"SOURCE '{GUARD_LOG_GROUP}'"
+    ' | filter message = "prefix counted"'
+    " | stats sum(delivered) as delivered, sum(verified) as verified,"
+    " 100 * sum(verified) / sum(delivered) as conversion_pct"
+)
+GUARD_COUNTRY_QUERY = _GUARD_SUMS + " by country | sort delivered desc | limit 50"
+GUARD_PREFIX_QUERY = _GUARD_SUMS + " by prefix, country | sort delivered desc | limit 100"
 
 
 def _widget(kind: str, position: tuple[int, int, int], title: str, **properties: Any) -> dict[str, Any]:
@@ -84,6 +106,20 @@ def _widget(kind: str, position: tuple[int, int, int], title: str, **properties:
     if kind == "metric":
         common.update({"stat": properties.pop("stat", "Sum"), "period": 300})
     return {"type": kind, "x": x, "y": y, "width": width, "height": 6, "properties": {**common, **properties}}
+
+
+def _totals(names: Iterable[str]) -> list[list[dict[str, str]]]:
+    """One line per metric, summed over whatever dimensions it was emitted with (the guard's have none)."""
+    return [
+        [
+            {
+                "expression": f"SUM(SEARCH('Namespace=\"{NAMESPACE}\" MetricName=\"{name}\"', 'Sum', 300))",
+                "label": name,
+                "id": f"p{name.lower()}"[:21],
+            }
+        ]
+        for name in names
+    ]
 
 
 def _searched(names: Iterable[str]) -> list[list[dict[str, str]]]:
@@ -148,7 +184,7 @@ def refusals(metrics: frozenset[str]) -> list[str]:
 
 def check_catalog(metrics: frozenset[str]) -> None:
     """Every shown metric is emitted, and every emitted metric is shown or left off for a reason."""
-    shown = {*DELIVERY_FLOW, *refusals(metrics), *FAILURES}
+    shown = {*DELIVERY_FLOW, *refusals(metrics), *FAILURES, *PUMPING_FLOW, *PUMPING_TROUBLE}
     not_emitted = (shown | set(NOT_ON_THE_DASHBOARD)) - metrics
     if not_emitted:
         raise ValueError(f"not in otp.observability.METRICS, so never emitted: {sorted(not_emitted)}")
@@ -194,6 +230,27 @@ def body(metrics: frozenset[str] = METRICS) -> dict[str, Any]:
                 "Conversion by destination country (from logs; never the number)",
                 query=COUNTRY_QUERY,
             ),
+            _widget(
+                "metric", (0, 30, 12), "Pumping guard: codes counted, converted, blocks", metrics=_totals(PUMPING_FLOW)
+            ),
+            _widget(
+                "metric",
+                (12, 30, 12),
+                "Pumping guard: block list unreadable (generate failed open), delivery feedback",
+                metrics=_totals(PUMPING_TROUBLE),
+            ),
+            _widget(
+                "log",
+                (0, 36, 12),
+                "Pumping guard: sms and voice conversion by country (from logs)",
+                query=GUARD_COUNTRY_QUERY,
+            ),
+            _widget(
+                "log",
+                (12, 36, 12),
+                "Pumping guard: conversion by prefix (from logs; a prefix, never a number)",
+                query=GUARD_PREFIX_QUERY,
+            ),
         ]
     }
 
@@ -205,7 +262,8 @@ def render(metrics: frozenset[str] = METRICS) -> str:
     return (
         "# Generated by `python -m deploy.dashboard` from otp.observability.METRICS: do not edit by hand.\n"
         "# What an operator looks at: codes and conversion by channel, refusals by reason, failures, the\n"
-        "# functions, the API, cold starts and conversion by country (from logs, never a metric).\n"
+        "# functions, the API, cold starts, conversion by country (from logs, never a metric) and the\n"
+        "# pumping guard (its totals, and conversion by country and by prefix from its logs).\n"
         "Resources:\n"
         "  OtpDashboard:\n"
         "    Type: AWS::CloudWatch::Dashboard\n"

@@ -16,6 +16,10 @@ template:
 - AWS::KMS::Key: moto makes every such key a symmetric encryption key and keeps its KeyPolicy as
   an object (which its KMS API then fails to read). Made here with the template's KeySpec and
   KeyUsage, the policy as the JSON text KMS keeps.
+- A DynamoDB stream's event source mapping: moto invokes the function on every table write, in
+  the writer's request (and, without Docker, fails that write). Lambda polls the stream instead,
+  apart from the writer; the IAM proof reads the stream and invokes the consumer itself
+  (deploy/stream_records.py). Moto's push is turned off here.
 - Resource types moto does not implement are skipped by moto with a warning; they are collected
   in ``skipped_types`` so that the caller can list them.
 """
@@ -33,6 +37,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
+from moto.awslambda import models as lambda_models
 from moto.cloudformation import models as cloudformation_models
 from moto.cloudformation import parsing as cloudformation_parsing
 from moto.core import DEFAULT_ACCOUNT_ID
@@ -138,6 +143,10 @@ class Emulator:
         original_validate = backend.validate_template
         backend.validate_template = lambda self, template: []  # type: ignore[method-assign]
         self._restore.append(lambda: setattr(backend, "validate_template", original_validate))
+        lambda_backend = lambda_models.LambdaBackend
+        original_push = lambda_backend.send_dynamodb_items
+        lambda_backend.send_dynamodb_items = lambda self, function_arn, items, source: ""  # type: ignore[method-assign]
+        self._restore.append(lambda: setattr(lambda_backend, "send_dynamodb_items", original_push))
         warnings.filterwarnings("ignore", message=_UNSUPPORTED_PREFIX + ".*")
         self._server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         self._server.start()

@@ -4,8 +4,9 @@
 
 The parent sets this process's environment to what the emulated Lambda holds for the function
 (plus the emulator's endpoint and throw-away credentials), as Lambda would. INPUT names the handler
-and the API Gateway requests to send it; OUTPUT receives each response and every AWS request the
-handler made. The handler's logs go to stdout as in Lambda, so results travel through a file.
+and the API Gateway requests to send it (or, as ``event``, a stream batch or a schedule's event);
+OUTPUT receives each response and every AWS request the handler made. The handler's logs go to
+stdout as in Lambda, so results travel through a file.
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ def run(spec: dict[str, Any]) -> dict[str, Any]:
         handler = getattr(importlib.import_module(module_path.replace("/", ".")), attribute)
         responses = []
         for request in spec["requests"]:
+            if "event" in request:  # a stream batch or a schedule's tick, as Lambda hands it over
+                context = LambdaContext(function_name=spec["function_name"])
+                responses.append({"status": None, "body": handler(request["event"], context)})
+                continue
             event = http_api_event(
                 request["method"],
                 request["path"],

@@ -82,6 +82,7 @@ def controls_from(requests: list[IamRequest]) -> list[Control]:
     other_algorithm: Context = {"kms:MacAlgorithm": "HMAC_SHA_512"}
     no_context = {k: v for k, v in encrypt.context.items() if not k.startswith("kms:EncryptionContext")}
     return [
+        *guard_controls(requests),
         Control("verify sends an SMS", replace(sms, function="verify")),
         Control("generate decrypts a code", replace(decrypt, function="generate")),
         Control("verifications encrypts a code", replace(encrypt, function="verifications")),
@@ -97,6 +98,69 @@ def controls_from(requests: list[IamRequest]) -> list[Control]:
         Control("verifications writes an idempotency record", replace(idempotency, function="verifications")),
         Control("verify updates an idempotency record", replace(idempotency, function="verify", action=update)),
     ]
+
+
+GUARD = "pumpingGuard"
+BLOCKS_KEY = "pumping#blocks"
+
+
+def _with_key(request: IamRequest, key: str, **changes: str) -> IamRequest:
+    return replace(request, context={**request.context, "dynamodb:LeadingKeys": [key]}, **changes)
+
+
+def feedback_request(function: str, like: IamRequest, message_id: str = "emulated-message-0001") -> IamRequest:
+    """A PutMessageFeedback as the recorder records one, in the account and region of ``like``."""
+    _, _, _, region, account, *_ = like.resource.split(":")
+    arn = f"arn:aws:sms-voice:{region}:{account}:message/{message_id}"
+    return IamRequest(function, "sms-voice:PutMessageFeedback", arn, {}, "PutMessageFeedback")
+
+
+def guard_controls(requests: list[IamRequest], feedback_allowed: bool = False) -> list[Control]:
+    """The pumping guard reaches its own items only, and only it reaches them beyond generate's one read.
+
+    Built from the requests there are (none without a guard's): each moved to where it must fail.
+    ``feedback_allowed``: the template reports delivery feedback (eum or notify with smsFeedback
+    on), so the guard's own PutMessageFeedback is no control there.
+    """
+
+    def first(function: str, action: str, leading: str = "") -> IamRequest | None:
+        for request in requests:
+            keys = request.context.get("dynamodb:LeadingKeys", [""])
+            if (request.function, request.action) == (function, action) and str(keys[0]).startswith(leading):
+                return request
+        return None
+
+    read = first(GUARD, "dynamodb:GetItem", BLOCKS_KEY)
+    if read is None:
+        return []
+    moved: list[tuple[str, IamRequest | None, dict[str, Any]]] = [
+        ("the guard updates a destination record", first("generate", "dynamodb:UpdateItem", "dest#"), {}),
+        ("the guard counts an IP's sends", first("generate", "dynamodb:UpdateItem", "ip#"), {}),
+        ("the guard writes an idempotency record", first("generate", "dynamodb:PutItem", "idem#"), {}),
+        ("the guard decrypts a code", first("verify", "kms:Decrypt"), {}),
+        ("the guard encrypts a code", first("generate", "kms:Encrypt"), {}),
+        ("the guard sends an SMS", first("generate", "sns:Publish"), {}),
+    ]
+    controls = [Control(what, replace(r, function=GUARD, **extra)) for what, r, extra in moved if r is not None]
+    destination = first("generate", "dynamodb:UpdateItem", "dest#") or first("verify", "dynamodb:UpdateItem", "dest#")
+    if destination is not None:
+        record_key = str(destination.context["dynamodb:LeadingKeys"][0])
+        controls.append(Control("the guard reads a destination record", _with_key(read, record_key)))
+    controls += [
+        Control("generate reads a prefix's counts", _with_key(read, "pumping#somedigest#600#1", function="generate")),
+        Control("generate writes the block list", replace(read, function="generate", action="dynamodb:UpdateItem")),
+        Control("verify reads the block list", replace(read, function="verify")),
+        Control("verifications reads the block list", replace(read, function="verifications")),
+        Control("generate reports delivery feedback", feedback_request("generate", read)),
+        Control("verify reports delivery feedback", feedback_request("verify", read)),
+    ]
+    count = first(GUARD, "dynamodb:UpdateItem", "pumping#")
+    if count is not None and count.context["dynamodb:LeadingKeys"] != [BLOCKS_KEY]:
+        controls.append(Control("generate writes a prefix's counts", replace(count, function="generate")))
+    if not feedback_allowed:
+        sns_only = Control("the guard reports delivery feedback with this provider", feedback_request(GUARD, read))
+        controls.append(sns_only)
+    return controls
 
 
 # The phone and WhatsApp send actions: only generate's role may hold them, for its configured identities.

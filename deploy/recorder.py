@@ -48,6 +48,13 @@ def _dynamodb(params: dict[str, Any], operation: str, arn: Callable[[str], str],
             context["dynamodb:EnclosingOperation"] = enclosing
         return f"dynamodb:{action}", arn(part["TableName"]), context
 
+    if operation == "BatchGetItem":
+        # One authorization per table, with every key's partition value among its LeadingKeys.
+        found = []
+        for table, request in params["RequestItems"].items():
+            leading = [str(v) for k in request["Keys"] for v in k.get(key, {}).values()]
+            found.append((f"dynamodb:{operation}", arn(table), {"dynamodb:LeadingKeys": leading}))
+        return found
     if operation == "TransactWriteItems":
         parts = [(kind, part) for entry in params["TransactItems"] for kind, part in entry.items()]
         return [one(_TRANSACTION_ACTIONS[kind], part, operation) for kind, part in parts]

@@ -3,7 +3,9 @@
 Each function runs in a process of its own (deploy/function_host.py), as in Lambda: its own
 environment, clients and role. generate sends by SMS and email and with an Idempotency-Key (the
 first request, its replay, and a refused one, whose record is dropped); verify checks a wrong
-code, then the right one; the verifications function reads a status and cancels.
+code, then the right one; the verifications function reads a status and cancels; the pumping
+guard gets the table stream's records of those changes, as its mapping filters them, then a
+schedule's tick.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from deploy.recorder import IamRequest
+from deploy.stream_records import SCHEDULED_EVENT
 
 ROOT = Path(__file__).resolve().parent.parent
 PHONE = "+14155552671"
@@ -98,7 +101,7 @@ def _generate(destination: str, channel: str, **extra: Any) -> dict[str, Any]:
     return {"method": "POST", "path": "/generate", "body": {"channel": channel, "destination": destination, **extra}}
 
 
-def _expect(responses: list[dict[str, Any]], statuses: list[int], function: str) -> None:
+def _expect(responses: list[dict[str, Any]], statuses: list[int | None], function: str) -> None:
     got = [r["status"] for r in responses]
     if got != statuses:
         raise RuntimeError(f"{function} answered {got}, expected {statuses}: {responses}")
@@ -110,10 +113,12 @@ def exercise(
     region: str,
     account: str,
     code_sent_to: Callable[[str], str],
+    stream_event: Callable[[], dict[str, Any]] | None = None,
 ) -> Exercise:
+    """``stream_event`` gives the guard's invocation from the stream so far."""
     done = Exercise()
 
-    def run(name: str, requests: list[dict[str, Any]], statuses: list[int]) -> list[dict[str, Any]]:
+    def run(name: str, requests: list[dict[str, Any]], statuses: list[int | None]) -> list[dict[str, Any]]:
         responses, made = run_function(functions[name], requests, endpoint, region, account)
         _expect(responses, statuses, name)
         done.requests.extend(made)
@@ -162,6 +167,13 @@ def exercise(
         ],
         [200, 200],
     )
+    if stream_event is not None and "pumpingGuard" in functions:
+        batch = stream_event()
+        if not batch["Records"]:
+            raise RuntimeError("the stream held no destination record for the guard")
+        answers = run("pumpingGuard", [{"event": batch}, {"event": SCHEDULED_EVENT}], [None, None])
+        if [a["body"] for a in answers] != [{"batchItemFailures": []}] * 2:
+            raise RuntimeError(f"the pumping guard failed records: {answers}")
     return done
 
 

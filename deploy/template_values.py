@@ -1,13 +1,14 @@
 """Resolves the packaged template's intrinsics with the values a deployed stack gave them.
 
-Enough of CloudFormation for policy documents: Ref, Fn::GetAtt (Arn), Fn::If with the template's
+Enough of CloudFormation for policy documents: Ref, Fn::GetAtt (Arn, and the other attributes the
+stack values give, such as a table's StreamArn), Fn::If with the template's
 Conditions, Fn::Sub, Fn::Select, Fn::Split, Fn::Join and AWS::NoValue (which drops the element).
 """
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _NO_VALUE = object()
@@ -20,6 +21,7 @@ class StackValues:
     parameters: dict[str, str]
     physical_ids: dict[str, str]  # logical id -> what Ref gives
     arns: dict[str, str]  # logical id -> what Fn::GetAtt [id, Arn] gives
+    attributes: dict[str, str] = field(default_factory=dict)  # "Id.Attribute" -> any other Fn::GetAtt
 
     def pseudo(self, name: str) -> str:
         return {
@@ -79,9 +81,11 @@ class Resolver:
                 return self.ref(argument)
             if function == "Fn::GetAtt":
                 name, attribute = argument if isinstance(argument, list) else argument.split(".", 1)
-                if attribute != "Arn":
-                    raise ValueError(f"Fn::GetAtt {name}.{attribute}: only Arn is resolved here")
-                return self.values.arns[name]
+                if attribute == "Arn":
+                    return self.values.arns[name]
+                if f"{name}.{attribute}" not in self.values.attributes:
+                    raise ValueError(f"Fn::GetAtt {name}.{attribute}: the stack values do not give it")
+                return self.values.attributes[f"{name}.{attribute}"]
             if function == "Fn::If":
                 name, when_true, when_false = argument
                 return self.resolve(when_true if self.condition(name) else when_false)

@@ -45,6 +45,7 @@ METRICS = frozenset(
         "SmsSegments",
         "SmsLanguagesOverOneSegment",
         # The pumping guard's (otp.use_cases.pumping.PUMPING_METRICS; a test keeps the two equal).
+        # The stream consumer's have no dimension; generate's are its own to dimension.
         "PumpingCodeCounted",
         "PumpingCodeConverted",
         "PumpingPrefixBlocked",

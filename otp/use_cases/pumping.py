@@ -133,6 +133,17 @@ def _count_and_decide(
     deps.counts.record(digest, changes)
     deps.emit(CODE_COUNTED, len(changes.delivered))
     deps.emit(CODE_CONVERTED, len(changes.verified))
+    # Conversion by prefix, summed by the dashboard's Logs Insights widget: a custom metric per
+    # prefix would cost more than the service. The prefix and its country only, never a number.
+    log.info(
+        "prefix counted",
+        extra={
+            "prefix": changes.prefix,
+            "country": changes.country,
+            "delivered": len(changes.delivered),
+            "verified": len(changes.verified),
+        },
+    )
     existing = table.blocks.get(digest)
     if existing is not None and existing.starts_at <= now < existing.until:
         return  # blocked already; a block runs its course

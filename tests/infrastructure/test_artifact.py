@@ -128,6 +128,10 @@ def test_generate_verify_and_read_back_from_the_deployed_zip(artifact, environme
         assert json.loads(status["body"])["status"] == "approved"
         assert_lean_imports(functions["generate"].modules, functions["verify"].modules)
 
+        # The guard from the zip: a schedule's tick reads its block list and applies expiries.
+        ticked = functions["pumpingGuard"].invoke({"source": "aws.events", "detail-type": "Scheduled Event"})
+        assert ticked == {"batchItemFailures": []}, ticked
+
         # An email from a zip without dnspython: email-validator never needs it here.
         emailed = functions["generate"].invoke(
             http_api_event(

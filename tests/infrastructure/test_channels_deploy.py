@@ -32,7 +32,12 @@ pytestmark = pytest.mark.deploy
 REGION = "ap-south-1"
 STACK_PROTECT_ID = "protect-stackmade0123456789"
 PHONE = "+919876543210"
-ROLES = {"generate": "GenerateRole", "verify": "VerifyRole", "verifications": "VerificationsRole"}
+ROLES = {
+    "generate": "GenerateRole",
+    "verify": "VerifyRole",
+    "verifications": "VerificationsRole",
+    "pumpingGuard": "PumpingGuardRole",
+}
 SEND_PREFIXES = ("sns:", "sms-voice:", "social-messaging:")
 
 

@@ -64,8 +64,8 @@ def test_it_ends_with_the_proof_line_and_every_request_allowed(run):
     assert found, last
     requests, functions, controls = (int(n) for n in found.groups())
     assert requests == len(run["requests"]) >= 20
-    assert functions == 3
-    assert controls >= 5
+    assert functions == 4
+    assert controls >= 20
 
 
 def test_the_handlers_ran_every_kind_of_request_the_roles_grant(run):
@@ -87,10 +87,39 @@ def test_the_handlers_ran_every_kind_of_request_the_roles_grant(run):
         ("verify", "dynamodb:UpdateItem", "dest"),
         ("verifications", "dynamodb:GetItem", "dest"),
         ("verifications", "dynamodb:UpdateItem", "dest"),
+        # The guard, from the stream records of those changes, and from a schedule's tick.
+        ("pumpingGuard", "dynamodb:GetItem", "pumping"),
+        ("pumpingGuard", "dynamodb:UpdateItem", "pumping"),
+        ("pumpingGuard", "dynamodb:BatchGetItem", "pumping"),
+        ("pumpingGuard", "kms:GenerateMac", ""),
     ]:
         assert expected in made, expected
     encrypt = next(r for r in run["requests"] if r["action"] == "kms:Encrypt")
     assert encrypt["context"]["kms:EncryptionContextKeys"] == ["otp:purpose", "otp:record", "otp:verification_id"]
+
+
+def test_generate_reads_the_block_list_and_no_other_pumping_item(run):
+    generate = [r for r in run["requests"] if r["function"] == "generate"]
+    keys = [str(k) for r in generate for k in r["context"].get("dynamodb:LeadingKeys", [])]
+    pumping = [k for k in keys if k.startswith("pumping#")]
+    # Once per container per OTP_FRAUD_REACTION_SECONDS (tests/unit/test_pumping_generate.py counts
+    # that on a clock); here the scenario's few requests may span more than one interval.
+    assert pumping and set(pumping) == {"pumping#blocks"}
+    reads = [r for r in generate if "pumping#blocks" in r["context"].get("dynamodb:LeadingKeys", [])]
+    assert {r["action"] for r in reads} == {"dynamodb:GetItem"}
+    assert len(reads) < len([r for r in generate if r["action"] == "kms:Encrypt"]), "not one read per request"
+
+
+def test_the_guard_touches_only_its_own_items_and_counted_what_generate_and_verify_wrote(run):
+    guard = [r for r in run["requests"] if r["function"] == "pumpingGuard"]
+    keys = [str(k) for r in guard for k in r["context"].get("dynamodb:LeadingKeys", [])]
+    assert keys and all(k.startswith("pumping#") for k in keys)
+    assert not [r for r in guard if r["action"].startswith("kms:") and r["action"] != "kms:GenerateMac"]
+    # Two numbers, two prefixes: a count written for each (the stream brought their codes).
+    counted = {r["context"]["dynamodb:LeadingKeys"][0] for r in guard if r["action"] == "dynamodb:UpdateItem"}
+    assert len(counted) == 2
+    blocks = [r for r in guard if r["action"] == "dynamodb:GetItem"]
+    assert [r["context"]["dynamodb:LeadingKeys"] for r in blocks] == [["pumping#blocks"]] * 2  # batch, then tick
 
 
 def test_the_functions_run_with_the_configuration_the_emulated_stack_gave_them(run):
@@ -123,6 +152,8 @@ def test_the_recorded_evidence_proves_against_the_template_as_packaged(run):
     assert "GeneratePolicy/WriteOwnLogs" in proof.unused
     # The verifications function unmasks ids under the digest secret: its GenerateMac is used.
     assert "VerificationsPolicy/DeriveTheDigestSecret" not in proof.unused
+    assert "PumpingGuardPolicy/DeriveTheDigestSecret" not in proof.unused
+    assert "PumpingGuardPolicy/ReadTheTableStream" in proof.unused  # the Lambda service's poller uses it
 
 
 @pytest.mark.parametrize(
@@ -132,6 +163,8 @@ def test_the_recorded_evidence_proves_against_the_template_as_packaged(run):
         ("GeneratePolicy", "KeepIdempotencyRecords", "dynamodb:PutItem"),
         ("VerifyPolicy", "DecryptCodes", "kms:Decrypt"),
         ("VerificationsPolicy", "ReadAndCancelVerifications", "dynamodb:GetItem"),
+        ("PumpingGuardPolicy", "CountCodesAndWriteBlocks", "dynamodb:BatchGetItem"),
+        ("PumpingGuardPolicy", "DeriveTheDigestSecret", "kms:GenerateMac"),
     ],
 )
 def test_a_template_without_a_needed_statement_is_denied(run, policy, sid, denied):
@@ -139,7 +172,7 @@ def test_a_template_without_a_needed_statement_is_denied(run, policy, sid, denie
     assert not proof.holds
     assert any(f" {denied} " in line for line in proof.denied), proof.denied
     allowed = proof.requests - len(proof.denied)
-    assert proof.summary().startswith(f"iam: {allowed} requests by 3 functions allowed, {len(proof.denied)} denied;")
+    assert proof.summary().startswith(f"iam: {allowed} requests by 4 functions allowed, {len(proof.denied)} denied;")
 
 
 def test_a_role_policy_without_its_context_condition_lets_a_control_through(run):
@@ -153,6 +186,34 @@ def test_a_role_policy_without_its_context_condition_lets_a_control_through(run)
     assert not proof.holds
 
 
+def test_a_guard_policy_open_to_every_item_lets_its_controls_through(run):
+    template = copy.deepcopy(run["template"])
+    for statement in template["Resources"]["PumpingGuardPolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+        if statement.get("Sid") == "CountCodesAndWriteBlocks":
+            del statement["Condition"]
+    proof = recheck(run, template)
+    assert {"the guard reads a destination record", "the guard updates a destination record"} <= set(
+        proof.controls_allowed
+    )
+    assert not proof.holds
+
+
+def test_generate_reading_any_pumping_item_lets_its_control_through(run):
+    template = copy.deepcopy(run["template"])
+    for statement in template["Resources"]["GeneratePolicy"]["Properties"]["PolicyDocument"]["Statement"]:
+        if statement.get("Sid") == "ReadTheBlockList":
+            statement["Condition"] = {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["pumping#*"]}}
+    proof = recheck(run, template)
+    assert proof.controls_allowed == ["generate reads a prefix's counts"]
+
+
+def test_feedback_granted_with_the_sns_provider_lets_its_control_through(run):
+    template = copy.deepcopy(run["template"])
+    template["Conditions"]["ReportsMessageFeedback"] = {"Fn::Equals": ["true", "true"]}
+    proof = recheck(run, template)
+    assert proof.controls_allowed == ["the guard reports delivery feedback with this provider"]
+
+
 def test_an_unused_statement_needs_its_reason_beside_it(run):
     proof = recheck(run, run["template"], reasons={})
     assert "GeneratePolicy/WriteOwnLogs" in proof.unexplained
@@ -164,6 +225,7 @@ def test_an_unused_statement_needs_its_reason_beside_it(run):
 def test_the_emulator_stops_and_undoes_its_patches_when_a_step_fails():
     import socket
 
+    from moto.awslambda import models as lambda_models
     from moto.cloudformation import models, parsing
     from moto.kms import models as kms_models
 
@@ -174,6 +236,7 @@ def test_the_emulator_stops_and_undoes_its_patches_when_a_step_fails():
         models.CloudFormationBackend.validate_template,
         models.CloudFormationBackend.execute_change_set,
         kms_models.Key.__dict__["create_from_cloudformation_json"],
+        lambda_models.LambdaBackend.send_dynamodb_items,
     )
     seen: dict[str, object] = {}
 
@@ -193,6 +256,7 @@ def test_the_emulator_stops_and_undoes_its_patches_when_a_step_fails():
         models.CloudFormationBackend.validate_template,
         models.CloudFormationBackend.execute_change_set,
         kms_models.Key.__dict__["create_from_cloudformation_json"],
+        lambda_models.LambdaBackend.send_dynamodb_items,
     ) == originals
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection(("127.0.0.1", port), timeout=2).close()

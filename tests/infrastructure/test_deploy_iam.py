@@ -30,7 +30,7 @@ def test_the_digest_key_is_an_hmac_key_only_the_functions_can_use(resources):
     assert "kms:GenerateMac" not in by_sid["AccountAdministersButCannotUseTheKey"]["Action"]
     use = by_sid["FunctionsDeriveTheDigestSecret"]
     assert use["Action"] == "kms:GenerateMac"
-    roles = [{"Fn::GetAtt": [f"{name}Role", "Arn"]} for name in ("Generate", "Verify", "Verifications")]
+    roles = [{"Fn::GetAtt": [f"{name}Role", "Arn"]} for name in ("Generate", "Verify", "Verifications", "PumpingGuard")]
     assert use["Principal"]["AWS"] == roles
     assert use["Condition"] == {"StringEquals": {"kms:MacAlgorithm": "HMAC_SHA_256"}}
     # The secret is derived at run time: no template value holds it.
@@ -46,6 +46,8 @@ def test_each_function_has_its_own_role(resources):
         "Fn::GetAtt": ["VerificationsRole", "Arn"]
     }
     assert resources["VerificationsPolicy"]["Properties"]["Roles"] == [{"Ref": "VerificationsRole"}]
+    assert resources["PumpingGuardLambdaFunction"]["Properties"]["Role"] == {"Fn::GetAtt": ["PumpingGuardRole", "Arn"]}
+    assert resources["PumpingGuardPolicy"]["Properties"]["Roles"] == [{"Ref": "PumpingGuardRole"}]
 
 
 CODE_CONTEXT_ONLY = {
@@ -70,9 +72,11 @@ def policy_by_sid(resources: dict, policy: str) -> dict[str, dict]:
 
 
 def test_every_table_grant_is_scoped_to_its_item_kinds(resources):
-    for policy in ("GeneratePolicy", "VerifyPolicy", "VerificationsPolicy"):
+    for policy in ("GeneratePolicy", "VerifyPolicy", "VerificationsPolicy", "PumpingGuardPolicy"):
         for statement in statements(resources, policy):
             listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            if statement["Sid"] in ("ReadTheBlockList", "ReadTheTableStream"):
+                continue  # one item, and the stream: checked on their own below
             if any(action.startswith("dynamodb:") for action in listed):
                 assert statement["Resource"] == TABLE, (policy, statement["Sid"])
                 leading = statement["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"]
@@ -86,7 +90,7 @@ def test_every_kms_grant_carries_its_condition_in_the_role_policy_itself(resourc
         "kms:GenerateMac": HMAC_SHA_256_ONLY,
     }
     seen = set()
-    for policy in ("GeneratePolicy", "VerifyPolicy", "VerificationsPolicy"):
+    for policy in ("GeneratePolicy", "VerifyPolicy", "VerificationsPolicy", "PumpingGuardPolicy"):
         for statement in statements(resources, policy):
             if str(statement["Action"]).startswith("kms:"):
                 assert statement["Action"] in expected, (policy, statement["Action"])
@@ -100,6 +104,7 @@ def test_every_kms_grant_carries_its_condition_in_the_role_policy_itself(resourc
         ("VerifyPolicy", "kms:Decrypt"),
         ("VerifyPolicy", "kms:GenerateMac"),
         ("VerificationsPolicy", "kms:GenerateMac"),
+        ("PumpingGuardPolicy", "kms:GenerateMac"),
     }
 
 
@@ -155,7 +160,7 @@ def test_generate_role_holds_exactly_what_generate_uses(resources):
         "dynamodb:PutItem",
         "dynamodb:UpdateItem",
         "dynamodb:DeleteItem",
-        "dynamodb:GetItem",
+        "dynamodb:GetItem",  # idempotency records, and the one pumping#blocks item
         "sns:Publish",
         "ses:SendEmail",
         "logs:CreateLogStream",
@@ -234,3 +239,57 @@ def test_email_may_name_the_configuration_set_the_deploy_sets_and_no_other(resou
     }
     assert configuration_set in ses["Resource"]
     assert template["Parameters"]["SesConfigurationSet"]["Default"] == ""
+
+
+def test_generate_may_read_the_block_list_and_no_other_pumping_item(resources):
+    sids = policy_by_sid(resources, "GeneratePolicy")
+    read = sids["ReadTheBlockList"]
+    assert (read["Effect"], read["Action"], read["Resource"]) == ("Allow", "dynamodb:GetItem", TABLE)
+    assert read["Condition"] == {
+        "ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["pumping#blocks"]},
+        "Null": {"dynamodb:LeadingKeys": "false"},
+    }
+    others = [s for sid, s in sids.items() if sid != "ReadTheBlockList"]
+    assert "pumping#" not in json.dumps(others)
+
+
+def test_the_pumping_guard_role_holds_exactly_what_the_consumer_uses(resources):
+    assert actions(resources, "PumpingGuardPolicy") - {"sms-voice:PutMessageFeedback"} == {
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:GetItem",
+        "dynamodb:BatchGetItem",
+        "dynamodb:UpdateItem",
+        "kms:GenerateMac",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    sids = policy_by_sid(resources, "PumpingGuardPolicy")
+    assert sids["ReadTheTableStream"]["Resource"] == {"Fn::GetAtt": ["OtpTable", "StreamArn"]}
+    # Its own items only: never a destination record, an IP counter or an idempotency record.
+    assert sids["CountCodesAndWriteBlocks"]["Condition"] == only_items("pumping")
+    assert sids["DeriveTheDigestSecret"]["Resource"] == DIGEST_KEY
+    assert sids["WriteOwnLogs"]["Resource"] == {"Fn::GetAtt": ["PumpingGuardLogGroup", "Arn"]}
+    assert "PumpingGuardRole" not in json.dumps(resources["OtpKey"]["Properties"]["KeyPolicy"])
+
+
+def test_delivery_feedback_is_granted_only_with_a_provider_that_gives_message_ids(resources, template):
+    [feedback] = [
+        s["Fn::If"]
+        for s in resources["PumpingGuardPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+        if "Fn::If" in s and s["Fn::If"][0] == "ReportsMessageFeedback"
+    ]
+    statement = feedback[1]
+    assert statement["Action"] == "sms-voice:PutMessageFeedback" and "Condition" not in statement
+    assert statement["Resource"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:message/*"
+    }
+    assert feedback[2] == {"Ref": "AWS::NoValue"}
+    assert template["Conditions"]["ReportsMessageFeedback"] == {
+        "Fn::And": [
+            {"Fn::Or": [{"Condition": "SmsByEum"}, {"Condition": "SmsByNotify"}]},
+            {"Fn::Equals": [{"Ref": "SmsFeedback"}, "true"]},
+        ]
+    }
+    assert template["Parameters"]["SmsFeedback"]["AllowedValues"] == ["true", "false"]

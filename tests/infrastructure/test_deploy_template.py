@@ -13,6 +13,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
+LAMBDA_FUNCTIONS = (
+    "GenerateLambdaFunction",
+    "VerifyLambdaFunction",
+    "VerificationsLambdaFunction",
+    "PumpingGuardLambdaFunction",
+)
 
 
 pytestmark = pytest.mark.deploy
@@ -41,6 +47,13 @@ def test_the_stack_has_every_resource(resources):
         "HttpApiStage": "AWS::ApiGatewayV2::Stage",
         "GenerateErrorsAlarm": "AWS::CloudWatch::Alarm",
         "SmsDeliveryFailuresAlarm": "AWS::CloudWatch::Alarm",
+        "PumpingGuardRole": "AWS::IAM::Role",
+        "PumpingGuardPolicy": "AWS::IAM::Policy",
+        "PumpingGuardLambdaFunction": "AWS::Lambda::Function",
+        "PumpingGuardLogGroup": "AWS::Logs::LogGroup",
+        "PumpingGuardEventSourceMappingDynamodbOtpTable": "AWS::Lambda::EventSourceMapping",
+        "PumpingGuardEventsRuleSchedule1": "AWS::Events::Rule",
+        "PumpingPrefixBlockedAlarm": "AWS::CloudWatch::Alarm",
     }.items():
         assert resources[name]["Type"] == kind, name
     assert "IamRoleLambdaExecution" not in resources  # no shared role
@@ -55,6 +68,8 @@ def test_table_schema_ttl_recovery_and_encryption(resources):
     assert table["SSESpecification"] == {"SSEEnabled": True}
     assert table["BillingMode"] == "PAY_PER_REQUEST"
     assert table["TableName"] == "otp-ci"  # stages never share a table by default
+    # The pumping guard reads each destination record's change, before and after.
+    assert table["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
 def test_runtime_architecture_and_powertools_layer(template, resources):
@@ -62,7 +77,7 @@ def test_runtime_architecture_and_powertools_layer(template, resources):
     layer = template["Parameters"]["PowertoolsLayerArn"]
     assert layer["Type"] == "AWS::SSM::Parameter::Value<String>"
     assert layer["Default"] == f"/aws/service/powertools/python/arm64/python3.13/{pinned}"
-    for name in ("GenerateLambdaFunction", "VerifyLambdaFunction", "VerificationsLambdaFunction"):
+    for name in LAMBDA_FUNCTIONS:
         function = resources[name]["Properties"]
         assert function["Runtime"] == "python3.13"
         assert function["Architectures"] == ["arm64"]
@@ -90,12 +105,13 @@ def test_stage_throttling_and_cors_off_by_default(template, resources):
 
 
 def test_logs_are_retained_for_30_days(resources):
-    for name in ("GenerateLogGroup", "VerifyLogGroup", "VerificationsLogGroup"):
+    for name in ("GenerateLogGroup", "VerifyLogGroup", "VerificationsLogGroup", "PumpingGuardLogGroup"):
         assert resources[name]["Properties"]["RetentionInDays"] == 30
+    assert resources["PumpingGuardLogGroup"]["Properties"]["LogGroupName"] == "/aws/lambda/otp-ci-pumpingGuard"
 
 
 def test_environment_carries_every_setting_wired_from_the_resources(resources):
-    for name in ("GenerateLambdaFunction", "VerifyLambdaFunction", "VerificationsLambdaFunction"):
+    for name in LAMBDA_FUNCTIONS:
         env = resources[name]["Properties"]["Environment"]["Variables"]
         assert env["OTP_TABLE_NAME"] == {"Ref": "OtpTable"}
         assert env["OTP_KMS_KEY_ID"] == {
@@ -131,7 +147,6 @@ def test_environment_carries_every_setting_wired_from_the_resources(resources):
             "OTP_CORS_ORIGINS": "",
             "OTP_TEST_DESTINATIONS": "",
             "OTP_TEST_DESTINATIONS_VALID_UNTIL": "",
-            "OTP_SMS_FEEDBACK": "true",
             "OTP_NOTIFY_TEMPLATE_ID": "",
             "OTP_WHATSAPP_TEMPLATE": "otp_code",
             "OTP_WHATSAPP_LANGUAGES": "en_US",
@@ -146,6 +161,8 @@ def test_environment_carries_every_setting_wired_from_the_resources(resources):
             "OTP_VOICE_PROVIDER": "VoiceProvider",
             "OTP_VOICE_ORIGINATION_IDENTITY": "VoiceOriginationIdentity",
             "OTP_WHATSAPP_PHONE_NUMBER_ID": "WhatsappPhoneNumberId",
+            # A parameter, because the guard's PutMessageFeedback statement exists only with it.
+            "OTP_SMS_FEEDBACK": "SmsFeedback",
         }.items():
             assert env[variable] == {"Ref": parameter}, variable
         assert env["OTP_SMS_PROTECT_CONFIGURATION_ID"] == {
@@ -308,11 +325,11 @@ def test_the_dashboard_shows_only_metrics_the_code_emits(resources):
 
 def test_tracing_is_off_by_default_and_one_parameter_turns_it_on(template, resources):
     assert template["Parameters"]["Tracing"]["Default"] == "false"
-    for function in ("GenerateLambdaFunction", "VerifyLambdaFunction", "VerificationsLambdaFunction"):
+    for function in LAMBDA_FUNCTIONS:
         assert resources[function]["Properties"]["TracingConfig"] == {
             "Mode": {"Fn::If": ["Tracing", "Active", "PassThrough"]}
         }
-    for policy in ("GeneratePolicy", "VerifyPolicy", "VerificationsPolicy"):
+    for policy in ("GeneratePolicy", "VerifyPolicy", "VerificationsPolicy", "PumpingGuardPolicy"):
         conditional = [
             s["Fn::If"] for s in resources[policy]["Properties"]["PolicyDocument"]["Statement"] if "Fn::If" in s
         ]
@@ -355,3 +372,65 @@ def test_the_packaged_dashboard_is_the_one_generated_from_the_metric_catalog(res
     body = resources["OtpDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
     assert json.loads(body) == dashboard.body()
     assert resources["OtpDashboard"]["Properties"]["DashboardName"] == "otp-ci"
+
+
+def test_the_pumping_guard_consumes_destination_changes_from_the_tables_stream(resources):
+    function = resources["PumpingGuardLambdaFunction"]
+    assert function["Properties"]["Handler"] == "handlers/stream.lambda_handler"
+    assert function["Properties"]["Role"] == {"Fn::GetAtt": ["PumpingGuardRole", "Arn"]}
+    assert "SnapStart" not in function["Properties"]  # off the request path: cold starts cost nobody
+    mapping = resources["PumpingGuardEventSourceMappingDynamodbOtpTable"]
+    properties = mapping["Properties"]
+    assert properties["EventSourceArn"] == {"Fn::GetAtt": ["OtpTable", "StreamArn"]}
+    assert properties["FunctionName"] == {"Fn::GetAtt": ["PumpingGuardLambdaFunction", "Arn"]}
+    assert properties["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert (properties["StartingPosition"], properties["BatchSize"]) == ("LATEST", 100)
+    assert properties["MaximumBatchingWindowInSeconds"] == 1  # inside the reaction bound's 10 s
+    assert properties["MaximumRetryAttempts"] == 20
+    [pattern] = [json.loads(f["Pattern"]) for f in properties["FilterCriteria"]["Filters"]]
+    # Only destination records carry codes: the guard's own writes, TTL removals and idempotency
+    # records never invoke it (nor loop back into it).
+    assert pattern == {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"id": {"S": [{"prefix": "dest#"}]}}}}
+    # Lambda checks the role can read the stream when it creates the mapping: the policy comes first.
+    assert "PumpingGuardPolicy" in mapping["DependsOn"]
+
+
+def test_the_pumping_guard_applies_expiries_every_minute_without_traffic(resources):
+    rule = resources["PumpingGuardEventsRuleSchedule1"]["Properties"]
+    assert rule["ScheduleExpression"] == "rate(1 minute)" and rule["State"] == "ENABLED"
+    assert rule["Targets"][0]["Arn"] == {"Fn::GetAtt": ["PumpingGuardLambdaFunction", "Arn"]}
+    permission = resources["PumpingGuardLambdaPermissionEventsRuleSchedule1"]["Properties"]
+    assert permission["Principal"] == "events.amazonaws.com"
+    assert permission["SourceArn"] == {"Fn::GetAtt": ["PumpingGuardEventsRuleSchedule1", "Arn"]}
+
+
+def test_a_block_starting_raises_the_alarm_at_once(resources):
+    from otp.observability import METRICS, NAMESPACE
+
+    alarm = resources["PumpingPrefixBlockedAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (NAMESPACE, "PumpingPrefixBlocked")
+    assert alarm["MetricName"] in METRICS and "Dimensions" not in alarm  # the consumer emits it without any
+    assert (alarm["Statistic"], alarm["Period"], alarm["EvaluationPeriods"]) == ("Sum", 60, 1)
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == resources["GenerateErrorsAlarm"]["Properties"]["AlarmActions"]
+
+
+def test_the_mappings_filter_passes_destination_changes_only_so_the_guard_never_feeds_itself(template):
+    from deploy import stream_records
+
+    def record(name: str, key: str) -> dict:
+        return {"eventName": name, "dynamodb": {"Keys": {"id": {"S": key}}, "SequenceNumber": "1"}}
+
+    records = [
+        record("INSERT", "dest#a"),
+        record("MODIFY", "pumping#blocks"),  # the guard's own writes
+        record("MODIFY", "pumping#d1#600#3"),
+        record("REMOVE", "dest#b"),  # TTL cleanups
+        record("MODIFY", "idem#c"),
+        record("MODIFY", "ip#e"),
+        record("MODIFY", "dest#d"),
+    ]
+    patterns = stream_records.filter_patterns(template, "PumpingGuardLambdaFunction")
+    event = stream_records.lambda_event(records, patterns, "arn:aws:dynamodb:r:1:table/t/stream/s", "r")
+    assert [r["dynamodb"]["Keys"]["id"]["S"] for r in event["Records"]] == ["dest#a", "dest#d"]

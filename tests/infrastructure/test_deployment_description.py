@@ -78,3 +78,22 @@ def test_the_dashboard_names_no_metric_the_code_does_not_emit():
     named = set(re.findall(r'MetricName=\\"(\w+)\\"', text)) | set(re.findall(r'"OtpService", "(\w+)"', text))
     assert named and named <= METRICS
     assert named | set(dashboard.NOT_ON_THE_DASHBOARD) == METRICS
+
+
+def test_the_pumping_guards_metrics_are_in_the_catalog_and_on_the_dashboard():
+    from otp.observability import METRICS
+    from otp.use_cases.pumping import PUMPING_METRICS
+
+    assert {m for m in METRICS if m.startswith("Pumping")} == PUMPING_METRICS
+    text = json.dumps(dashboard.body())
+    assert all(f'MetricName=\\"{name}\\"' in text for name in PUMPING_METRICS)
+
+
+def test_the_dashboard_sums_the_guards_prefix_counts_from_its_own_log_group():
+    widgets = {w["properties"]["title"]: w for w in dashboard.body()["widgets"] if w["type"] == "log"}
+    [by_prefix] = [w for title, w in widgets.items() if "by prefix" in title]
+    [by_country] = [w for title, w in widgets.items() if "Pumping guard" in title and "by country" in title]
+    for widget, grouped in ((by_prefix, "by prefix, country"), (by_country, "by country")):
+        query = widget["properties"]["query"]
+        assert query.startswith("SOURCE '${PumpingGuardLogGroup}' | filter message = \"prefix counted\"")
+        assert "sum(delivered) as delivered, sum(verified) as verified" in query and grouped in query

@@ -206,6 +206,36 @@ def test_feedback_is_reported_and_only_retryable_failures_are_retried():
     assert consume(wire(feedback=Feedback(FeedbackFailed(retryable=True))), [], [FeedbackDue("m", "9")], T0) == "9"
 
 
+def test_each_prefix_in_a_batch_logs_one_count_line_for_the_dashboard(caplog: pytest.LogCaptureFixture):
+    other = "919876"
+    batch = [
+        *burst(4),
+        *burst(3, prefix=other),
+        event("verified", 0, T0),
+        event("verified", 1, T0),
+    ]
+    with caplog.at_level(logging.INFO):
+        consume(wire(), batch, [], T0 + 5)
+    lines = [r for r in caplog.records if r.getMessage() == "prefix counted"]
+    counted = {(r.prefix, r.country, r.delivered, r.verified) for r in lines}  # type: ignore[attr-defined]
+    assert len(lines) == 2
+    assert counted == {(PREFIX, "GB", 4, 2), (other, "GB", 3, 0)}
+    # The Logs Insights widget sums these fields; nothing in them is more of a number than its prefix.
+    for line in lines:
+        fields = {k: v for k, v in line.__dict__.items() if k in ("prefix", "country", "delivered", "verified")}
+        assert len(fields) == 4 and len(str(fields["prefix"])) == 6
+
+
+def test_a_replayed_batch_logs_its_counts_again_but_writes_nothing_new(caplog: pytest.LogCaptureFixture):
+    # The widget sums log lines, so a replay shows twice there; the stored counts, which decide, do not.
+    deps = wire()
+    batch = burst(5)
+    consume(deps, batch, [], T0 + 5)
+    with caplog.at_level(logging.INFO):
+        consume(deps, batch, [], T0 + 6)
+    assert [r.delivered for r in caplog.records if r.getMessage() == "prefix counted"] == [5]  # type: ignore[attr-defined]
+
+
 def test_no_log_line_holds_a_number(caplog: pytest.LogCaptureFixture):
     deps = wire(PumpingRules(block_seconds=100))
     numbers = [f"+{PREFIX}{n:06d}" for n in range(12)]
