@@ -151,6 +151,15 @@ def test_environment_carries_every_setting_wired_from_the_resources(resources):
             "OTP_WHATSAPP_TEMPLATE": "otp_code",
             "OTP_WHATSAPP_LANGUAGES": "en_US",
             "OTP_WHATSAPP_META_API_VERSION": "v20.0",
+            "OTP_FRAUD_GUARD": "true",
+            "OTP_FRAUD_PREFIX_DIGITS": "6",
+            "OTP_FRAUD_WINDOW_SECONDS": "3600",
+            "OTP_FRAUD_MATURITY_SECONDS": "60",
+            "OTP_FRAUD_MIN_CODES": "20",
+            "OTP_FRAUD_MIN_CONVERSION": "0.2",
+            "OTP_FRAUD_BLOCK_SECONDS": "43200",
+            "OTP_FRAUD_REACTION_SECONDS": "10",
+            "OTP_FRAUD_SAFE_LIST": "",
         }
         # The providers and identities come from template parameters, which the IAM conditions read too.
         for variable, parameter in {
