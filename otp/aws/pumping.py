@@ -96,9 +96,15 @@ def decode_records(records: list[dict[str, Any]]) -> tuple[list[CodeEvent], list
     return events, feedback
 
 
-def _event(kind: Any, entry: dict[str, Any], sequence: str) -> CodeEvent:
+def _event(kind: Any, entry: dict[str, Any], sequence: str, at: int) -> CodeEvent:
     return CodeEvent(
-        kind, entry["vid"], entry["created_at"], entry[_ENTRY_PREFIX], entry.get(_ENTRY_COUNTRY, "ZZ"), sequence
+        kind,
+        entry["vid"],
+        entry["created_at"],
+        entry[_ENTRY_PREFIX],
+        entry.get(_ENTRY_COUNTRY, "ZZ"),
+        sequence,
+        recorded_at=at or None,
     )
 
 
@@ -109,9 +115,9 @@ def _code_events(
     if after is not None and _ENTRY_PREFIX in after:
         fresh = before is None or before["vid"] != after["vid"]
         if fresh:
-            found.append(_event("delivered", after, sequence))
+            found.append(_event("delivered", after, sequence, at))
         if "consumed_at" in after and (fresh or "consumed_at" not in (before or {})):
-            found.append(_event("verified", after, sequence))
+            found.append(_event("verified", after, sequence, at))
     # A code removed from `codes` before it expired, unused, is one whose delivery failed
     # (withdraw_code); superseded codes move to `replaced` instead, and pruning takes only old ones.
     if (
@@ -121,7 +127,7 @@ def _code_events(
         and not {"consumed_at", "canceled_at"} & before.keys()
         and at < before["expires_at"]
     ):
-        found.append(_event("withdrawn", before, sequence))
+        found.append(_event("withdrawn", before, sequence, at))
     return found
 
 

@@ -24,6 +24,8 @@ class CodeEvent:
     sealed_prefix: bytes
     country: str
     sequence: str  # the stream record's SequenceNumber, to report it as failed
+    # When the change was written (the record's ApproximateCreationDateTime); None: as it is consumed.
+    recorded_at: int | None = None
 
 
 @dataclass(frozen=True)

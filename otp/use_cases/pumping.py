@@ -80,6 +80,9 @@ def consume(
     """
     if not deps.rules.enabled:
         return _first(_send_feedback(deps, feedback))
+    # One batch is one shard's records, in order: the guard knows its codes up to the newest one.
+    recorded = [e.recorded_at for e in events if e.recorded_at is not None]
+    known_until = min(now, max(recorded)) if recorded else now
     failed: list[str] = []
     groups = _group(deps, events)
     try:
@@ -90,7 +93,7 @@ def consume(
         return _first([*(e.sequence for e in events), *(f.sequence for f in feedback)])
     for digest, changes in groups.items():
         try:
-            _count_and_decide(deps, table, digest, changes, now)
+            _count_and_decide(deps, table, digest, changes, now, known_until)
         except DependencyFailure as exc:
             log.error("pumping guard could not count a prefix", extra={"dependency_error": str(exc)})
             failed.append(changes.first_sequence)
@@ -127,8 +130,10 @@ def _group(deps: StreamDependencies, events: Sequence[CodeEvent]) -> dict[str, P
 
 
 def _count_and_decide(
-    deps: StreamDependencies, table: BlockTable, digest: str, changes: PrefixChanges, now: int
+    deps: StreamDependencies, table: BlockTable, digest: str, changes: PrefixChanges, now: int, known_until: int
 ) -> None:
+    """Decide on what is known at ``known_until``: a consumer running behind must not take the
+    verifications still waiting in the stream for codes that never converted."""
     rules = deps.rules
     deps.counts.record(digest, changes)
     deps.emit(CODE_COUNTED, len(changes.delivered))
@@ -149,7 +154,12 @@ def _count_and_decide(
         return  # blocked already; a block runs its course
     lifted_at = table.lifts.get(digest, 0)
     codes = [c for c in deps.counts.codes(digest, now - rules.window_seconds, now) if c.delivered_at >= lifted_at]
-    decision = decide(codes, now, rules, changes.prefix)
+    decision = decide(codes, known_until, rules, changes.prefix)
+    behind = now - known_until > rules.reaction_seconds
+    if decision is not None and behind and known_until < decision.starts_at <= now:
+        # Its moment has passed while the records after known_until, which could undo it, are still
+        # unread: the batch that reads them decides (an attack's next code brings one).
+        return
     if decision is None:
         if existing is not None and existing.starts_at > now and deps.counts.remove_block(digest, existing.starts_at):
             log.info("scheduled prefix block withdrawn: its codes verified", extra=_named(changes, existing.reason))

@@ -5,6 +5,8 @@ The same behaviours run against DynamoDB (moto) in tests/integration/test_pumpin
 
 from __future__ import annotations
 
+import dataclasses
+
 import itertools
 import logging
 from collections import Counter
@@ -231,6 +233,7 @@ def test_a_replayed_batch_logs_its_counts_again_but_writes_nothing_new(caplog: p
     deps = wire()
     batch = burst(5)
     consume(deps, batch, [], T0 + 5)
+    caplog.clear()  # the first run's lines, when another test left the logger at INFO
     with caplog.at_level(logging.INFO):
         consume(deps, batch, [], T0 + 6)
     assert [r.delivered for r in caplog.records if r.getMessage() == "prefix counted"] == [5]  # type: ignore[attr-defined]
@@ -282,3 +285,30 @@ def test_an_unreadable_block_list_fails_open_keeps_what_it_knew_and_retries_afte
     assert not blocks.refuses("unknown", T0 + 11)  # and anything else passes
     assert failures == [1] and len(answers) == 1  # not retried within the interval
     assert not blocks.refuses(DIGEST, T0 + 20)  # retried: the block was lifted
+
+
+def recorded(kind: str, n: int, delivered_at: int, recorded_at: int) -> CodeEvent:
+    return dataclasses.replace(event(kind, n, delivered_at), recorded_at=recorded_at)
+
+
+def test_a_consumer_running_behind_never_blocks_a_prefix_whose_verifications_it_has_not_read_yet():
+    deps = wire()
+    # A push: 100 codes in 10 s, 70 of them verified 25 s after delivery. Behind a backlog, the
+    # deliveries fill one batch and the verifications come in the next ones.
+    delivered = [recorded("delivered", i, T0 + i // 10, T0 + i // 10) for i in range(100)]
+    verified = [recorded("verified", i, T0 + i // 10, T0 + i // 10 + 25) for i in range(70)]
+    assert consume(deps, delivered, [], T0 + 300) is None
+    assert deps.counts.block_table().blocks == {}, "as of its stream position every code was young"
+    assert consume(deps, verified, [], T0 + 301) is None
+    assert deps.counts.block_table().blocks == {}
+    assert metrics(deps)["PumpingPrefixBlocked"] == 0
+
+
+def test_a_consumer_running_behind_still_blocks_an_attack_on_its_next_code():
+    deps = wire()
+    attack = [recorded("delivered", i, T0 + i // 10, T0 + i // 10) for i in range(200)]
+    assert consume(deps, attack, [], T0 + 300) is None  # as of T0 + 19, a burst not yet tested
+    late = [recorded("delivered", 500, T0 + 290, T0 + 290)]
+    assert consume(deps, late, [], T0 + 301) is None
+    (block,) = deps.counts.block_table().blocks.values()
+    assert block.starts_at <= T0 + 301 < block.until
