@@ -6,7 +6,6 @@ The same behaviours run against DynamoDB (moto) in tests/integration/test_pumpin
 from __future__ import annotations
 
 import dataclasses
-
 import itertools
 import logging
 from collections import Counter
