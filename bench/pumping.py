@@ -224,6 +224,18 @@ class GuardDriver:
 
 def simulate(seed: int = 7, rules: PumpingRules | None = None, lag: float = 2.0, containers: int = 20) -> Result:
     """Stream lag: DynamoDB Streams to Lambda, about a second, plus the consumer's 1 s batching window."""
+    import logging
+
+    # The consumer logs a line per prefix per batch, and generate one per send: tens of thousands here.
+    before = logging.root.manager.disable
+    logging.disable(logging.WARNING)
+    try:
+        return _simulate(seed, rules, lag, containers)
+    finally:
+        logging.disable(before)
+
+
+def _simulate(seed: int, rules: PumpingRules | None, lag: float, containers: int) -> Result:
     rules = rules or PumpingRules()
     result = Result(rules, lag, containers)
     driver = GuardDriver(rules, lag, containers, seed)
@@ -283,7 +295,4 @@ def markdown(result: Result) -> str:
 
 
 if __name__ == "__main__":
-    import logging
-
-    logging.disable(logging.WARNING)  # one line per block would bury the table
     print(markdown(simulate()))
