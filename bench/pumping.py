@@ -27,10 +27,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from otp.aws.pumping import SLOT_SECONDS
-from otp.domain.pumping import CodeFact, PrefixKeys
+from otp.domain.prefix_keys import PrefixKeys
+from otp.domain.pumping import CodeFact
 from otp.domain.pumping_events import Block, BlockTable, CodeEvent, PrefixChanges
 from otp.domain.pumping_rules import PumpingRules
-from otp.use_cases.pumping import BlockList, StreamDependencies, consume
+from otp.use_cases.pumping import StreamDependencies, consume
+from otp.use_cases.send_guard import BlockList
 
 COUNTRIES = {"GB": "44", "IN": "91", "DE": "49", "BR": "55", "ID": "62"}
 SPIKE_COUNTRY = "IN"

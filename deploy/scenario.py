@@ -150,23 +150,7 @@ def exercise(
         ],
         [403, 200],
     )
-    email_vid = email["body"]["verification_id"]
-    status = "GET /verifications/{verification_id}"
-    cancel = "POST /verifications/{verification_id}/cancel"
-    params = {"verification_id": email_vid}
-    run(
-        "verifications",
-        [
-            {"method": "GET", "path": f"/verifications/{email_vid}", "path_parameters": params, "route_key": status},
-            {
-                "method": "POST",
-                "path": f"/verifications/{email_vid}/cancel",
-                "path_parameters": params,
-                "route_key": cancel,
-            },
-        ],
-        [200, 200],
-    )
+    run("verifications", _status_and_cancel(email["body"]["verification_id"]), [200, 200])
     if stream_event is not None and "pumpingGuard" in functions:
         batch = stream_event()
         if not batch["Records"]:
@@ -175,6 +159,24 @@ def exercise(
         if [a["body"] for a in answers] != [{"batchItemFailures": []}] * 2:
             raise RuntimeError(f"the pumping guard failed records: {answers}")
     return done
+
+
+def _status_and_cancel(verification_id: str) -> list[dict[str, Any]]:
+    params = {"verification_id": verification_id}
+    return [
+        {
+            "method": "GET",
+            "path": f"/verifications/{verification_id}",
+            "path_parameters": params,
+            "route_key": "GET /verifications/{verification_id}",
+        },
+        {
+            "method": "POST",
+            "path": f"/verifications/{verification_id}/cancel",
+            "path_parameters": params,
+            "route_key": "POST /verifications/{verification_id}/cancel",
+        },
+    ]
 
 
 def code_in(message: str, length: int) -> str:

@@ -88,8 +88,8 @@ def _send_guard(settings: Settings, adapters: Adapters, digests: Digests) -> Any
     """Generate's side of the pumping guard, keyed by the record digests' secret; None when it is off."""
     if not settings.pumping.enabled:
         return None
-    from otp.domain.pumping import PrefixKeys
-    from otp.use_cases.pumping import BLOCK_LIST_UNAVAILABLE, BlockList, SendGuard
+    from otp.domain.prefix_keys import PrefixKeys
+    from otp.use_cases.send_guard import BLOCK_LIST_UNAVAILABLE, BlockList, SendGuard
 
     def unavailable() -> None:
         from otp.observability import note

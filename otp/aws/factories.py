@@ -113,10 +113,15 @@ def _voice_sender(settings: Settings, voice: Any) -> VoiceSender | None:
 
 
 def pumping_blocks(settings: Settings) -> Callable[[], Mapping[str, tuple[int, int]]]:
-    """Generate's one read of the pumping guard's block list (see otp.use_cases.pumping.BlockList)."""
-    from otp.aws.pumping import DynamoDbPumpingCounts
+    """Generate's one read of the pumping guard's block list (see otp.use_cases.send_guard.BlockList);
+    the adapter is loaded on the first read, not at a cold start's import."""
 
-    return DynamoDbPumpingCounts(settings.table_name, _dynamodb, settings.pumping.window_seconds).read_blocks
+    def read() -> Mapping[str, tuple[int, int]]:
+        from otp.aws.pumping import DynamoDbPumpingCounts
+
+        return DynamoDbPumpingCounts(settings.table_name, _dynamodb, settings.pumping.window_seconds).read_blocks()
+
+    return read
 
 
 def idempotency(settings: Settings, result_type: type) -> PowertoolsIdempotency:

@@ -29,7 +29,8 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from otp.aws.clients import describe_error
 from otp.domain.ports import DependencyFailure
-from otp.domain.pumping import CodeFact, PrefixKeys
+from otp.domain.prefix_keys import PrefixKeys
+from otp.domain.pumping import CodeFact
 from otp.domain.pumping_events import (
     Block,
     BlockTable,

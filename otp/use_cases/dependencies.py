@@ -14,7 +14,7 @@ from otp.domain.keys import Digests
 from otp.domain.ports import CodeCipher, CodeStore, Idempotency, Senders
 
 if TYPE_CHECKING:  # only generate loads the guard
-    from otp.use_cases.pumping import SendGuard
+    from otp.use_cases.send_guard import SendGuard
 
 
 @dataclass(frozen=True, kw_only=True)

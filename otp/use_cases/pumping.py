@@ -1,5 +1,4 @@
-"""The pumping guard's two halves: the stream consumer that counts and blocks, and generate's side
-(which codes count, and the cached block list that refuses).
+"""The pumping guard's stream consumer, which counts and blocks (generate's side: otp.use_cases.send_guard).
 
 The consumer reads the destination records' changes (DynamoDB Streams, NEW_AND_OLD_IMAGES),
 turns them into events per code (delivered, verified, withdrawn), counts them per prefix digest
@@ -11,15 +10,14 @@ Generate reads that list at most once per OTP_FRAUD_REACTION_SECONDS per contain
 from __future__ import annotations
 
 import logging
-import threading
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from otp.domain.destinations import Destination
-from otp.domain.entities import GuardMark
 from otp.domain.ports import DependencyFailure
-from otp.domain.pumping import Decision, PrefixKeys, SealBroken, decide
-from otp.domain.pumping_rules import PumpingRules, prefix_of
+from otp.domain.prefix_keys import PrefixKeys, SealBroken
+from otp.domain.pumping import Decision, decide
+from otp.domain.pumping_rules import PumpingRules
+from otp.use_cases.send_guard import BLOCK_LIST_UNAVAILABLE, SEND_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -28,10 +26,8 @@ CODE_COUNTED = "PumpingCodeCounted"  # a delivered sms/voice code, counted again
 CODE_CONVERTED = "PumpingCodeConverted"  # a counted code that verified
 PREFIX_BLOCKED = "PumpingPrefixBlocked"  # the alarm's metric: a block was written
 PREFIX_UNBLOCKED = "PumpingPrefixUnblocked"
-BLOCK_LIST_UNAVAILABLE = "PumpingBlockListUnavailable"  # generate failed open on a read
 FEEDBACK_SENT = "PumpingFeedbackSent"
 FEEDBACK_FAILED = "PumpingFeedbackFailed"
-SEND_REFUSED = "PumpingSendRefused"  # generate refused a send as fraud_suspected
 PUMPING_METRICS = frozenset(
     {
         CODE_COUNTED,
@@ -246,71 +242,3 @@ def _send_feedback(deps: StreamDependencies, due: Sequence[FeedbackDue]) -> list
             continue
         deps.emit(FEEDBACK_SENT, 1)
     return failed
-
-
-# ---- generate's side --------------------------------------------------------------------------------
-
-
-class BlockList:
-    """The blocks as generate sees them: read at most once per ``interval`` seconds per container.
-
-    A read that fails keeps the blocks read before (they stay valid until their end) and fails
-    open for prefixes it never saw, counted by ``on_failure``; it is retried after the interval,
-    not on every request.
-    """
-
-    def __init__(
-        self,
-        read: Callable[[], Mapping[str, tuple[int, int]]],
-        interval: int,
-        on_failure: Callable[[], None],
-    ) -> None:
-        self._read = read
-        self._interval = interval
-        self._on_failure = on_failure
-        self._blocks: dict[str, tuple[int, int]] = {}
-        self._next_read_at: int | None = None
-        self._lock = threading.Lock()
-
-    def refuses(self, prefix_digest: str, now: int) -> bool:
-        with self._lock:
-            if self._next_read_at is None or now >= self._next_read_at:
-                self._next_read_at = now + self._interval
-                try:
-                    self._blocks = dict(self._read())
-                except DependencyFailure as exc:
-                    log.error("pumping block list unreadable; failing open", extra={"dependency_error": str(exc)})
-                    self._on_failure()
-            span = self._blocks.get(prefix_digest)
-        return span is not None and span[0] <= now < span[1]
-
-
-@dataclass(frozen=True)
-class SendGuard:
-    """Generate's side: marks the codes the consumer counts, and refuses prefixes it blocked.
-
-    Adds no AWS call to a request but the block list's one read per container per
-    OTP_FRAUD_REACTION_SECONDS; the mark travels in the write that stores the code.
-    """
-
-    rules: PumpingRules
-    keys: PrefixKeys
-    blocks: BlockList
-
-    def mark(self, destination: Destination) -> GuardMark | None:
-        """None for what the guard neither counts nor refuses: whatsapp, email, the safe list, the guard off."""
-        if (
-            not self.rules.enabled
-            or destination.channel not in ("sms", "voice")
-            or self.rules.covers(destination.address)
-        ):
-            return None
-        prefix = prefix_of(destination.address, self.rules.prefix_digits)
-        return GuardMark(
-            prefix_digest=self.keys.digest(prefix),
-            sealed_prefix=self.keys.seal(prefix),
-            country=destination.region or "ZZ",
-        )
-
-    def refuses(self, mark: GuardMark, now: int) -> bool:
-        return self.blocks.refuses(mark.prefix_digest, now)

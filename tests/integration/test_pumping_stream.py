@@ -20,7 +20,7 @@ from otp.domain.destinations import normalize_phone
 from otp.domain.entities import AttemptLimits, GuardMark, SendPlan, StoredCode, Window
 from otp.domain.keys import Digests
 from otp.domain.pumping_rules import prefix_of
-from otp.use_cases.pumping import BlockList
+from otp.use_cases.send_guard import BlockList
 from tests.helpers import REGION, TABLE
 from tests.integration.conftest import enable_stream, lambda_event, stream_records
 

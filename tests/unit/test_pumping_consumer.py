@@ -14,7 +14,7 @@ import pytest
 
 from bench.pumping import MemoryCounts
 from otp.domain.ports import DependencyFailure
-from otp.domain.pumping import PrefixKeys
+from otp.domain.prefix_keys import PrefixKeys
 from otp.domain.pumping_events import CodeEvent, FeedbackDue, FeedbackFailed
 from otp.domain.pumping_rules import PumpingRules
 from otp.use_cases.pumping import (
@@ -22,11 +22,11 @@ from otp.use_cases.pumping import (
     FEEDBACK_FAILED,
     PREFIX_BLOCKED,
     PREFIX_UNBLOCKED,
-    BlockList,
     StreamDependencies,
     consume,
     housekeeping,
 )
+from otp.use_cases.send_guard import BlockList
 
 T0 = 1_800_000_000
 PREFIX = "447911"

@@ -9,7 +9,7 @@ from otp.bootstrap import generate_dependencies
 from otp.config import load_settings
 from otp.domain.errors import DestinationNotAllowed
 from otp.domain.keys import Digests
-from otp.domain.pumping import PrefixKeys
+from otp.domain.prefix_keys import PrefixKeys
 from otp.use_cases.dependencies import GenerateDependencies
 from otp.use_cases.issue_code import IssueRequest, issue_code
 from tests.fakes import FakeAdapters, FixedDeriver

@@ -6,10 +6,9 @@ from fractions import Fraction
 
 import pytest
 
+from otp.domain.prefix_keys import PrefixKeys, SealBroken
 from otp.domain.pumping import (
     CodeFact,
-    PrefixKeys,
-    SealBroken,
     burst_holds,
     burst_onset,
     conversion_holds,
