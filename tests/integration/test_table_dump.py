@@ -66,7 +66,7 @@ def exercise_every_item_kind(api, stream) -> None:
     """Every kind of item, also the pumping guard's: its counts, and its block list with a block in it."""
     stream_arn = enable_stream(api.aws)
     # The stream stamps its records with the wall clock, and the consumer decides as of them.
-    start = api.clock.now = int(time.time())
+    api.clock.now = int(time.time())
     reply, code = api.issue(GOOD_US, client_ip="203.0.113.7")
     api.verify({"destination": GOOD_US, "code": f"{(int(code) + 1) % 10**6:06d}", "client_ip": "203.0.113.9"})
     keyed = api.generate(
