@@ -70,4 +70,4 @@ def test_the_benchmark_runs_quickly_writes_every_section_and_keeps_the_others(tm
         "notify": "kms, dynamodb, pinpoint-sms-voice-v2",
         "whatsapp": "kms, dynamodb, socialmessaging",
     }
-    assert facts["digest_key"] == {"generate": [1, 0, 0], "verify": [1, 0, 0]}
+    assert facts["digest_key"] == {"generate": [1, 0, 0], "verify": [1, 0, 0], "block_list": [1, 0, 0]}
