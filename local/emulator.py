@@ -19,6 +19,7 @@ import re
 import secrets
 import threading
 import urllib.parse
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -276,11 +277,15 @@ class Emulator:
         Returns the ARNs of the encryption key and of the HMAC key that keys the table's digests.
         """
         dynamodb = self.client("dynamodb")
+        table: dict[str, Any] = {}
+        if shape.stream_view_type:
+            table["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": shape.stream_view_type}
         dynamodb.create_table(
             TableName=table_name,
             KeySchema=shape.key_schema,
             AttributeDefinitions=shape.attribute_definitions,
             BillingMode="PAY_PER_REQUEST",
+            **table,
         )
         if shape.ttl_attribute:
             dynamodb.update_time_to_live(
@@ -299,6 +304,16 @@ class Emulator:
         table = dynamodb.describe_table(TableName=table_name)["Table"]
         table["TimeToLive"] = dynamodb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
         return table
+
+    def forget_shard_iterators(self, keep: Collection[str]) -> None:
+        """moto stores every shard iterator it hands out, for ever: a runner polling its stream a few
+        times a second would grow without bound. Only ``keep``, the poller's next ones, are still used."""
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        with self.lock:
+            iterators = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][self.region].shard_iterators
+            for name in [name for name in iterators if name not in keep]:
+                del iterators[name]
 
     def collect(self) -> list[DeliveredMessage]:
         """Messages delivered since the last call, oldest first."""

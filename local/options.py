@@ -43,4 +43,24 @@ def options() -> tuple[int, int, bool, Any, Any]:
     problem = sender_problem(settings.email_sender) if settings.email_sender else None
     if problem:
         raise ValueError(f"invalid configuration: {problem}")
+    from otp.domain.pumping import parse_rules
+
+    try:
+        parse_rules(os.environ)  # the stream consumer's settings: refused here, as its cold start would
+    except ValueError as exc:
+        raise ValueError(f"invalid configuration: {exc}") from None
     return port, workers, open_endpoints == "true", signing, settings
+
+
+def schedule_seconds() -> float | None:
+    """LOCAL_SCHEDULE_SECONDS: the stream consumer's scheduled runs this often instead of its own rate."""
+    given = os.environ.get("LOCAL_SCHEDULE_SECONDS", "").strip()
+    if not given:
+        return None
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = 0.0
+    if not 0.1 <= seconds <= 86400:
+        raise ValueError("LOCAL_SCHEDULE_SECONDS must be a number of seconds from 0.1 to 86400")
+    return seconds
