@@ -19,6 +19,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
+import requests
 
 from local import stack
 from local.blocks import LocalBlocks, NoBlock
@@ -288,3 +289,38 @@ def test_the_real_consumer_blocks_an_unverified_prefix_and_the_operators_list_an
         blocks.lift(PREFIX)
     with pytest.raises(ValueError, match="digits"):
         blocks.lift("44x")
+
+
+# ---- the runner: the consumer never stops the API --------------------------------------------------
+
+
+def test_a_consumer_that_cannot_start_leaves_the_api_serving(tmp_path):
+    from tests.e2e.conftest import start_runner, stop_runner
+
+    text = (stack.SERVERLESS_YML).read_text()
+    handler = "handler: handlers/stream.lambda_handler"
+    assert handler in text
+    broken = tmp_path / "serverless.yml"
+    broken.write_text(text.replace(handler, "handler: handlers/missing.lambda_handler"))
+    runner = start_runner(tmp_path, LOCAL_SERVERLESS_YML=str(broken))
+    try:
+        reply = runner.post("/generate", {"channel": "sms", "destination": "+14155552671"})
+        assert reply.status_code == 201, reply.text
+        wait_for(lambda: "stream consumer did not start" in runner.logs(), "the consumer's failure to be logged")
+        assert runner.get("/_local/blocks").status_code == 200  # the list is the table's, whoever writes it
+        reply = runner.post("/generate", {"channel": "email", "destination": "someone@example.com"})
+        assert reply.status_code == 201, reply.text
+    finally:
+        stop_runner(runner)
+    assert runner.process.returncode == 0, runner.terminal()
+
+
+def test_the_blocks_routes_answer_json_and_stay_local(default_runner):
+    assert default_runner.get("/_local/blocks").json() == {"blocks": []}
+    gone = requests.delete(default_runner.url + "/_local/blocks/447911", timeout=30)
+    assert gone.status_code == 404 and gone.json()["error"]["code"] == "not_found"
+    bad = requests.delete(default_runner.url + "/_local/blocks/44x", timeout=30)
+    assert bad.status_code == 400 and bad.json()["error"]["code"] == "invalid_request"
+    # Only GET lists and only DELETE lifts; the API's own routes know nothing of blocks.
+    assert requests.post(default_runner.url + "/_local/blocks", timeout=30).status_code == 404
+    assert default_runner.get("/blocks").status_code == 404
