@@ -359,13 +359,45 @@ def main() -> int:
     return _serve(port, workers, open_endpoints, signing, settings, schedule)
 
 
+class _Consumer:
+    """The table stream's consumer as a deployment runs it: its own worker, fed by a poller thread.
+
+    Without a stream or a consumer in serverless.yml every step does nothing.
+    """
+
+    def __init__(self, pool: WorkerPool | None = None, poller: Any = None) -> None:
+        self.pool, self.poller = pool, poller
+
+    def boot(self) -> None:
+        if self.pool:
+            self.pool.boot()
+
+    def start(self) -> None:
+        if self.poller:
+            # Its worker imports after the API's workers, so the API answers as soon as it did
+            # before; records written meanwhile wait in the stream, as for a cold consumer.
+            self.poller.start()
+
+    def stop(self) -> None:
+        if self.poller:
+            self.poller.stop()
+        if self.pool:
+            self.pool.stop()
+
+    def banner(self, url: str) -> None:
+        if self.poller:
+            say(
+                f"  Pumping guard: the table's stream feeds {self.poller.consumer.function} as in a deployment; "
+                f"its blocks: {url}/_local/blocks (lift one: DELETE {url}/_local/blocks/<prefix>)\n"
+            )
+
+
 def _stream_consumer(
     config: dict[str, Any], shape: stack.TableShape, emulator: Any, table_name: str, schedule: float | None
-) -> tuple[Any, Any] | None:
-    """The table stream's consumer as a deployment runs it: its own worker, fed by a poller thread."""
+) -> _Consumer:
     consumers = stack.stream_consumers(config)
     if not shape.stream_view_type or not consumers:
-        return None
+        return _Consumer()
     from local.streams import StreamPoller
 
     (consumer,) = consumers  # one table, one consumer: the pumping guard
@@ -381,7 +413,7 @@ def _stream_consumer(
         forget_iterators=emulator.forget_shard_iterators,
         schedule_seconds=schedule,
     )
-    return pool, poller
+    return _Consumer(pool, poller)
 
 
 def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings: Any, schedule: float | None) -> int:
@@ -416,14 +448,16 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
         say(f"otp-local: cannot listen on 127.0.0.1:{port}: {exc.strerror}. Set PORT to another port.")
         emulator.stop()
         return 2
+    consumer.boot()
     try:
         pool.start()
     except RuntimeError as exc:
         say(f"otp-local: the handlers failed to start: {exc}")
+        consumer.stop()
         emulator.stop()
         return 2
     api.settings = settings
-    api.blocks = LocalBlocks(emulator, settings.table_name, digest_key_arn, os.environ) if consumer else None
+    api.blocks = LocalBlocks(emulator, settings.table_name, digest_key_arn, os.environ) if consumer.poller else None
     api.sigv4 = signing
     api.cors = cors.from_config(config, settings.cors_origins) if settings.cors_origins else None
     url = f"http://127.0.0.1:{api.server_address[1]}"
@@ -431,17 +465,10 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
     warn_of_long_sms(settings, url)
     for line in signing.banner() if signing else []:
         say(line)
-    if consumer:
-        say(
-            f"  Pumping guard: the table's stream feeds {consumer[1].consumer.function} as in a deployment; "
-            f"its blocks: {url}/_local/blocks (lift one: DELETE {url}/_local/blocks/<prefix>)\n"
-        )
+    consumer.banner(url)
     serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
     serving.start()
-    if consumer:
-        # Its worker starts after the API's, so the API answers as soon as it did before; records
-        # written meanwhile wait in the stream, as they would for a cold consumer.
-        consumer[1].start()
+    consumer.start()
     try:
         while serving.is_alive():
             serving.join(timeout=0.5)
@@ -449,9 +476,7 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
         say("\nStopping...")
     finally:
         api.shutdown()
-        if consumer:
-            consumer[1].stop()
-            consumer[0].stop()
+        consumer.stop()
         pool.stop()
         emulator.stop()
     say("Stopped.")

@@ -100,6 +100,11 @@ def _serve(connection: Connection, routes: Sequence[Function], environment: dict
     # would fill the terminal that shows the delivered messages.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
     try:
+        if connection.recv() is None:  # the word to import the handlers (WorkerPool.boot), or to stop
+            return
+    except (EOFError, KeyboardInterrupt):
+        return
+    try:
         handlers = {r.function: getattr(importlib.import_module(r.module), r.attribute) for r in routes}
     except Exception as exc:  # the runner reports it and exits
         send(("failed", f"{type(exc).__name__}: {exc}"))
@@ -157,10 +162,24 @@ class WorkerPool:
         # A pool may start in a thread while the runner stops: no worker is spawned after stop().
         self._spawning = threading.Lock()
         self._stopped = False
+        self._booted: list[_Worker] = []
+
+    def boot(self) -> None:
+        """Start the worker processes, which then wait for start() to import the handlers.
+
+        A process that Ctrl-C reaches before it has set itself to ignore SIGINT dies with a
+        traceback: booted while the runner starts, a worker is past that point before anyone can
+        press Ctrl-C, and its imports still wait until start() (after the API answers).
+        """
+        self._booted += [self._spawn() for _ in range(self._size - len(self._booted))]
 
     def start(self) -> None:
         """Start every worker and wait until each has imported the handlers."""
-        starting = [self._spawn() for _ in range(self._size)]
+        self.boot()
+        starting, self._booted = self._booted, []
+        for worker in starting:
+            with contextlib.suppress(OSError):  # a worker that died already: _answer reports it
+                worker.connection.send("import")
         for worker in starting:
             try:
                 status, detail = _answer(worker.connection, START_TIMEOUT_SECONDS)
@@ -200,6 +219,7 @@ class WorkerPool:
         broken.process.kill()
         self._workers.remove(broken)
         fresh = self._spawn()
+        fresh.connection.send("import")
         _answer(fresh.connection, START_TIMEOUT_SECONDS)
         return fresh
 
