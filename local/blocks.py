@@ -23,7 +23,6 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Mapping
 from typing import Any
 
 from local.workers import write_log_line
@@ -36,24 +35,24 @@ class NoBlock(LookupError):
 class LocalBlocks:
     """The block list in the runner's emulator, read and lifted with otp.aws.pumping's own store."""
 
-    def __init__(self, emulator: Any, table_name: str, digest_key_id: str, environ: Mapping[str, str]) -> None:
+    def __init__(self, emulator: Any, table_name: str, digest_key_id: str, window_seconds: int) -> None:
+        """``window_seconds``: OTP_FRAUD_WINDOW_SECONDS, which shapes the keys of the counts items."""
         self._emulator = emulator
         self._table = table_name
         self._digest_key_id = digest_key_id
-        self._environ = dict(environ)
+        self._window = window_seconds
 
     @functools.cached_property
     def _store(self) -> tuple[Any, Any]:
         from otp.aws.kms import KmsSecretDeriver
         from otp.aws.pumping import DynamoDbPumpingCounts
         from otp.domain.keys import DIGEST_LABEL
-        from otp.domain.pumping import PrefixKeys, parse_rules
+        from otp.domain.pumping import PrefixKeys
 
-        rules = parse_rules(self._environ)
         # The runner's own clients: its environment holds only the public pair the emulator refuses.
         deriver = KmsSecretDeriver(self._digest_key_id, lambda: self._emulator.client("kms"))
         keys = PrefixKeys(functools.cache(lambda: deriver.derive(DIGEST_LABEL)))
-        counts = DynamoDbPumpingCounts(self._table, lambda: self._emulator.client("dynamodb"), rules.window_seconds)
+        counts = DynamoDbPumpingCounts(self._table, lambda: self._emulator.client("dynamodb"), self._window)
         return keys, counts
 
     def list(self) -> list[dict[str, Any]]:

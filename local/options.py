@@ -43,12 +43,6 @@ def options() -> tuple[int, int, bool, Any, Any]:
     problem = sender_problem(settings.email_sender) if settings.email_sender else None
     if problem:
         raise ValueError(f"invalid configuration: {problem}")
-    from otp.domain.pumping import parse_rules
-
-    try:
-        parse_rules(os.environ)  # the stream consumer's settings: refused here, as its cold start would
-    except ValueError as exc:
-        raise ValueError(f"invalid configuration: {exc}") from None
     return port, workers, open_endpoints == "true", signing, settings
 
 

@@ -457,7 +457,8 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
         emulator.stop()
         return 2
     api.settings = settings
-    api.blocks = LocalBlocks(emulator, settings.table_name, digest_key_arn, os.environ) if consumer.poller else None
+    if consumer.poller:
+        api.blocks = LocalBlocks(emulator, settings.table_name, digest_key_arn, settings.pumping.window_seconds)
     api.sigv4 = signing
     api.cors = cors.from_config(config, settings.cors_origins) if settings.cors_origins else None
     url = f"http://127.0.0.1:{api.server_address[1]}"

@@ -243,7 +243,7 @@ def consumer(emulator) -> Iterator[tuple[WorkerPool, StreamPoller, LocalBlocks, 
     }
     pool = WorkerPool([CONSUMER], size=1, environment=environment)
     reading = poller(emulator, pool.invoke, prepare=pool.start)
-    blocks = LocalBlocks(emulator, emulator.table, digest_arn, rules)
+    blocks = LocalBlocks(emulator, emulator.table, digest_arn, window_seconds=3600)
     from otp.aws.kms import KmsSecretDeriver
     from otp.domain.keys import DIGEST_LABEL
     from otp.domain.pumping import PrefixKeys
