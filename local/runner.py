@@ -386,10 +386,13 @@ class _Consumer:
 
     def banner(self, url: str) -> None:
         if self.poller:
+            consumer = self.poller.consumer
             say(
-                f"  Pumping guard: the table's stream feeds {self.poller.consumer.function} as in a deployment; "
+                f"  Pumping guard: the table's stream feeds {consumer.function} as in a deployment; "
                 f"its blocks: {url}/_local/blocks (lift one: DELETE {url}/_local/blocks/<prefix>)\n"
             )
+            if consumer.unapplied:
+                say(f"  Warning: the local runner does not apply {', '.join(consumer.unapplied)} of its stream.\n")
 
 
 def _stream_consumer(

@@ -78,6 +78,7 @@ class StreamConsumer:
     maximum_retry_attempts: int | None  # None: retried until it succeeds, as Lambda's -1
     reports_item_failures: bool
     schedule_seconds: int | None
+    unapplied: tuple[str, ...] = ()  # options of the stream event that the local runner does not apply
 
 
 # A whole value that is a file reference, as the framework writes it: ${file(path)} or ${file(path):key}.
@@ -182,12 +183,28 @@ def _schedule_seconds(event: Any) -> int | None:
     return None
 
 
+# The framework's stream options (for type dynamodb) that local.streams applies as Lambda does.
+_APPLIED_STREAM_OPTIONS = frozenset(
+    {
+        "type",
+        "arn",
+        "enabled",
+        "batchSize",
+        "batchWindow",
+        "startingPosition",
+        "maximumRetryAttempts",
+        "functionResponseType",
+        "filterPatterns",
+    }
+)
+
+
 def stream_consumers(config: dict[str, Any]) -> list[StreamConsumer]:
     """Functions fed by a DynamoDB stream, with the settings Lambda's event source mapping applies."""
     found = []
     for name, function in config["functions"].items():
         streams = [e["stream"] for e in function.get("events", []) if isinstance(e.get("stream"), dict)]
-        dynamodb = [s for s in streams if s.get("type", "dynamodb") == "dynamodb"]
+        dynamodb = [s for s in streams if s.get("type", "dynamodb") == "dynamodb" and s.get("enabled", True)]
         if not dynamodb:
             continue
         (stream,) = dynamodb  # the service has one table, so one stream per function
@@ -200,12 +217,13 @@ def stream_consumers(config: dict[str, Any]) -> list[StreamConsumer]:
                 module=module_path.replace("/", "."),
                 attribute=attribute,
                 batch_size=int(stream.get("batchSize", 100)),
-                batching_window_seconds=float(stream.get("maximumBatchingWindow", 0)),
+                batching_window_seconds=float(stream.get("batchWindow", 0)),
                 starting_position=str(stream.get("startingPosition", "TRIM_HORIZON")),
                 filter_patterns=list(stream.get("filterPatterns") or []),
                 maximum_retry_attempts=None if int(retries) < 0 else int(retries),
                 reports_item_failures=stream.get("functionResponseType") == "ReportBatchItemFailures",
                 schedule_seconds=next((s for s in schedules if s), None),
+                unapplied=tuple(sorted(set(stream) - _APPLIED_STREAM_OPTIONS)),
             )
         )
     return found

@@ -1,7 +1,7 @@
 """The table's DynamoDB stream, polled in the runner and delivered to its consumer as Lambda would.
 
 A deployment's event source mapping reads the stream's shards, drops records its filter patterns
-do not match, gathers up to ``batchSize`` records for at most ``maximumBatchingWindow`` seconds,
+do not match, gathers up to ``batchSize`` records for at most ``batchWindow`` seconds,
 and invokes the function; with ReportBatchItemFailures it retries from the first failed record,
 so a shard's records reach the function in order, each at least once. The consumer's ``schedule``
 invokes it with an EventBridge event. This module does the same against the emulator, so

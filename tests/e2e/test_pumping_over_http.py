@@ -25,7 +25,7 @@ VERIFIED = [f"+91987654321{i}" for i in range(4)]  # prefix 919876, each code ve
 OTHER_PREFIX = "+61491570156"
 MIN_CODES, MATURITY, REACTION = 3, 2, 1
 POLL_SECONDS = 0.2  # local.streams.POLL_SECONDS
-BATCHING_WINDOW = 1  # serverless.yml's maximumBatchingWindow: the consumer waits for it, as Lambda does
+BATCHING_WINDOW = 1  # serverless.yml's batchWindow: the consumer waits for it, as Lambda does
 BUSY_MACHINE = 6  # seconds a loaded laptop may add; the deadlines below only catch hangs
 DEADLINE_SECONDS = 60
 

@@ -100,6 +100,7 @@ def test_the_deployment_description_is_what_the_runner_applies():
     assert (CONSUMER.module, CONSUMER.attribute) == ("handlers.stream", "lambda_handler")
     assert (CONSUMER.batch_size, CONSUMER.batching_window_seconds, CONSUMER.schedule_seconds) == (100, 1.0, 60)
     assert CONSUMER.reports_item_failures and CONSUMER.maximum_retry_attempts == 20
+    assert CONSUMER.unapplied == ()  # the runner applies every option the stream event sets
 
 
 @pytest.mark.parametrize(
