@@ -81,9 +81,12 @@ class LocalBlocks:
         if not prefix.isascii() or not prefix.isdigit():
             raise ValueError("the prefix is digits, as listed (447911)")
         digest = keys.digest(prefix)
+        # Read first: the lift removes the entry that knows the country, which semantics 14 wants
+        # on every unblock's line.
+        lifted = counts.block_table().blocks.get(digest)
         if not counts.lift(digest, int(time.time())):
             raise NoBlock(prefix)
-        # The line `python -m otp.aws.pumping lift` logs: an unblock names its prefix, never a number.
+        # The line `python -m otp.aws.pumping lift` logs, with the country: never a number.
         write_log_line(
             json.dumps(
                 {
@@ -93,6 +96,7 @@ class LocalBlocks:
                     "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
                     "prefix": prefix,
                     "prefix_digest": digest,
+                    "country": lifted.country if lifted else None,
                     "reason": "lifted",
                 }
             )

@@ -244,6 +244,7 @@ class Emulator:
         guard.host = f"127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
         self._outbox: list[DeliveredMessage] = []
+        self.stream_arn: str | None = None  # the provisioned table's stream, when it has one
         self._seen_sms = 0
         self._seen_email = 0
         self._seen_messaging = 0
@@ -280,13 +281,14 @@ class Emulator:
         table: dict[str, Any] = {}
         if shape.stream_view_type:
             table["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": shape.stream_view_type}
-        dynamodb.create_table(
+        created = dynamodb.create_table(
             TableName=table_name,
             KeySchema=shape.key_schema,
             AttributeDefinitions=shape.attribute_definitions,
             BillingMode="PAY_PER_REQUEST",
             **table,
         )
+        self.stream_arn = created["TableDescription"].get("LatestStreamArn")
         if shape.ttl_attribute:
             dynamodb.update_time_to_live(
                 TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": shape.ttl_attribute}

@@ -396,20 +396,19 @@ class _Consumer:
 
 
 def _stream_consumer(
-    config: dict[str, Any], shape: stack.TableShape, emulator: Any, table_name: str, schedule: float | None
+    config: dict[str, Any], shape: stack.TableShape, emulator: Any, schedule: float | None
 ) -> _Consumer:
     consumers = stack.stream_consumers(config)
-    if not shape.stream_view_type or not consumers:
+    if not shape.stream_view_type or not consumers or not emulator.stream_arn:
         return _Consumer()
     from local.streams import StreamPoller
 
     (consumer,) = consumers  # one table, one consumer: the pumping guard
     pool = WorkerPool([consumer], size=1, environment=emulator.credentials.environment())
-    arn = emulator.client("dynamodb").describe_table(TableName=table_name)["Table"]["LatestStreamArn"]
     poller = StreamPoller(
         consumer,
-        emulator.client("dynamodbstreams"),
-        arn,
+        lambda: emulator.client("dynamodbstreams"),
+        emulator.stream_arn,
         emulator.region,
         pool.invoke,
         prepare=pool.start,
@@ -438,7 +437,7 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
     os.environ["OTP_DIGEST_KEY_ID"] = digest_key_arn
     os.environ["OTP_TABLE_NAME"] = settings.table_name
     try:
-        consumer = _stream_consumer(config, shape, emulator, settings.table_name, schedule)
+        consumer = _stream_consumer(config, shape, emulator, schedule)
     except ValueError as exc:
         say(f"otp-local: {exc}")
         emulator.stop()
@@ -470,9 +469,11 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
     for line in signing.banner() if signing else []:
         say(line)
     consumer.banner(url)
+    # Before the API answers: whoever waits for it to answer may press Ctrl-C at once, and a
+    # thread still starting when KeyboardInterrupt arrives takes the runner down with a traceback.
+    consumer.start()
     serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
     serving.start()
-    consumer.start()
     try:
         while serving.is_alive():
             serving.join(timeout=0.5)

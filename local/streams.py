@@ -153,7 +153,7 @@ class StreamPoller:
     def __init__(
         self,
         consumer: StreamConsumer,
-        streams: Any,
+        streams: Callable[[], Any],
         stream_arn: str,
         region: str,
         invoke: Invoke,
@@ -162,7 +162,12 @@ class StreamPoller:
         poll_seconds: float = POLL_SECONDS,
         schedule_seconds: float | None = None,
     ) -> None:
-        """``prepare`` runs first in the thread (starting the consumer's worker), so start-up does not wait for it.
+        """``streams`` makes the DynamoDB Streams client, and ``prepare`` starts the consumer's
+        worker: both run first in the thread, so start-up waits for neither.
+
+        The stream is read from its start, whatever ``startingPosition`` says: the runner's stream
+        is born with its table, before any request, just as a deployment's mapping (LATEST) is
+        made with the stack, before any traffic; so both see every record written after them.
 
         ``schedule_seconds`` replaces the consumer's own schedule period (tests shorten it).
         """
@@ -179,17 +184,16 @@ class StreamPoller:
         self._schedule = float(period) if period else None
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stream-consumer", daemon=True)
-        # Taken now, before the HTTP side serves: LATEST is where the stream stood when the mapping
-        # was made, so no record written once requests are served is skipped while the worker starts.
-        self._shards = [
-            _Shard(shard["ShardId"], self._iterator(shard["ShardId"]))
-            for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]
-        ]
+        self._shards: list[_Shard] = []
 
-    def _iterator(self, shard_id: str) -> str:
-        kind = "LATEST" if self.consumer.starting_position == "LATEST" else "TRIM_HORIZON"
-        found = self._streams.get_shard_iterator(StreamArn=self._arn, ShardId=shard_id, ShardIteratorType=kind)
-        return str(found["ShardIterator"])
+    def _open(self) -> None:
+        # moto gives a table one shard for life, so the shards are listed once.
+        self._client = self._streams()
+        for shard in self._client.describe_stream(StreamArn=self._arn)["StreamDescription"]["Shards"]:
+            found = self._client.get_shard_iterator(
+                StreamArn=self._arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )
+            self._shards.append(_Shard(shard["ShardId"], str(found["ShardIterator"])))
 
     def start(self) -> None:
         self._thread.start()
@@ -202,6 +206,7 @@ class StreamPoller:
     def _run(self) -> None:
         try:
             self._prepare()
+            self._open()
         except Exception as exc:
             if self._stopping.is_set():
                 return  # stopped while its worker was starting
@@ -228,7 +233,7 @@ class StreamPoller:
     def _poll_shard(self, shard: _Shard) -> None:
         consumer = self.consumer
         if shard.iterator is not None and len(shard.pending) < consumer.batch_size:
-            read = self._streams.get_records(ShardIterator=shard.iterator, Limit=_RECORDS_PER_READ)
+            read = self._client.get_records(ShardIterator=shard.iterator, Limit=_RECORDS_PER_READ)
             shard.iterator = read.get("NextShardIterator")  # None once a closed shard is read to its end
             self._forget_iterators({s.iterator for s in self._shards if s.iterator})
             for record in read.get("Records", []):

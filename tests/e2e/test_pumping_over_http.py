@@ -8,6 +8,7 @@ it; the operators' routes list and lift the block. The reaction is measured, and
 from __future__ import annotations
 
 import calendar
+import json
 import sys
 import threading
 import time
@@ -205,4 +206,5 @@ def test_an_unverified_prefix_is_blocked_lifted_and_a_converting_one_is_not(guar
     # Each block and lift is a log line naming the prefix and its country, never a number.
     logs = guarded.logs()
     assert '"prefix blocked"' in logs or '"prefix block scheduled"' in logs
-    assert '"prefix unblocked"' in logs and '"lifted"' in logs
+    (lift,) = [json.loads(line) for line in logs.splitlines() if '"prefix unblocked"' in line]
+    assert (lift["prefix"], lift["country"], lift["reason"]) == (PREFIX, "GB", "lifted")

@@ -69,11 +69,10 @@ class Recorder:
 
 
 def poller(emulator: Emulator, invoke: Any, consumer: stack.StreamConsumer = CONSUMER, **options: Any) -> StreamPoller:
-    arn = emulator.client("dynamodb").describe_table(TableName=emulator.table)["Table"]["LatestStreamArn"]
     return StreamPoller(
         consumer,
-        emulator.client("dynamodbstreams"),
-        arn,
+        lambda: emulator.client("dynamodbstreams"),
+        emulator.stream_arn,
         REGION,
         invoke,
         forget_iterators=emulator.forget_shard_iterators,
