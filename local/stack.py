@@ -73,7 +73,6 @@ class StreamConsumer:
     attribute: str
     batch_size: int
     batching_window_seconds: float
-    starting_position: str
     filter_patterns: list[dict[str, Any]]
     maximum_retry_attempts: int | None  # None: retried until it succeeds, as Lambda's -1
     reports_item_failures: bool
@@ -183,7 +182,8 @@ def _schedule_seconds(event: Any) -> int | None:
     return None
 
 
-# The framework's stream options (for type dynamodb) that local.streams applies as Lambda does.
+# The framework's stream options (for type dynamodb) that local.streams applies as Lambda does;
+# startingPosition among them, since the runner's stream is as young as a new stack's (local.streams).
 _APPLIED_STREAM_OPTIONS = frozenset(
     {
         "type",
@@ -218,7 +218,6 @@ def stream_consumers(config: dict[str, Any]) -> list[StreamConsumer]:
                 attribute=attribute,
                 batch_size=int(stream.get("batchSize", 100)),
                 batching_window_seconds=float(stream.get("batchWindow", 0)),
-                starting_position=str(stream.get("startingPosition", "TRIM_HORIZON")),
                 filter_patterns=list(stream.get("filterPatterns") or []),
                 maximum_retry_attempts=None if int(retries) < 0 else int(retries),
                 reports_item_failures=stream.get("functionResponseType") == "ReportBatchItemFailures",
