@@ -47,7 +47,7 @@ class LocalBlocks:
         from otp.aws.kms import KmsSecretDeriver
         from otp.aws.pumping import DynamoDbPumpingCounts
         from otp.domain.keys import DIGEST_LABEL
-        from otp.domain.pumping import PrefixKeys
+        from otp.domain.prefix_keys import PrefixKeys
 
         # The runner's own clients: its environment holds only the public pair the emulator refuses.
         deriver = KmsSecretDeriver(self._digest_key_id, lambda: self._emulator.client("kms"))

@@ -246,7 +246,7 @@ def consumer(emulator) -> Iterator[tuple[WorkerPool, StreamPoller, LocalBlocks, 
     blocks = LocalBlocks(emulator, emulator.table, digest_arn, window_seconds=3600)
     from otp.aws.kms import KmsSecretDeriver
     from otp.domain.keys import DIGEST_LABEL
-    from otp.domain.pumping import PrefixKeys
+    from otp.domain.prefix_keys import PrefixKeys
 
     deriver = KmsSecretDeriver(digest_arn, lambda: emulator.client("kms"))
     keys = PrefixKeys(functools.cache(lambda: deriver.derive(DIGEST_LABEL)))
