@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 STAGE ?= dev
 REGION ?= ap-south-1
 
-.PHONY: help venv node browser test unit integration infra e2e lint typecheck format run package deploy bench fuzz clean
+.PHONY: help venv node browser test unit integration infra e2e lint typecheck format run package deploy bench fuzz clean blocks unblock
 
 help:
 	@echo "make run      serve the API on http://127.0.0.1:$${PORT:-3000} against an embedded AWS emulator"
@@ -24,6 +24,8 @@ help:
 	@echo "make deploy   deploy to AWS: STAGE=$(STAGE) REGION=$(REGION)"
 	@echo "make bench    measure cold start, AWS calls, latency, package size and cost"
 	@echo "make fuzz     a longer fuzz run against the local runner"
+	@echo "make blocks   the pumping guard's blocked prefixes: STAGE=$(STAGE) REGION=$(REGION), or LOCAL=1 for make run"
+	@echo "make unblock PREFIX=447911  lift one block, as listed (same STAGE/REGION or LOCAL=1)"
 
 # --no-compile: pip would compile every module of every package (moto alone has hundreds), which
 # takes most of an install; Python compiles the few that are imported, once, on first use.
@@ -86,6 +88,17 @@ e2e: venv
 
 run: $(RUN_STAMP)
 	@$(PY) -m local.runner
+
+# The pumping guard's block list, without a redeploy (local/blocks.py). Against the stack otp-$(STAGE)
+# in $(REGION), with your AWS credentials; LOCAL=1 asks the `make run` on 127.0.0.1:$${PORT:-3000}.
+BLOCKS_TARGET = $(if $(LOCAL),--local,--stage $(STAGE) --region $(REGION))
+
+blocks: $(RUN_STAMP)
+	@$(PY) -m local.blocks list $(BLOCKS_TARGET)
+
+unblock: $(RUN_STAMP)
+	@test -n "$(PREFIX)" || { echo "usage: make unblock PREFIX=447911 [LOCAL=1 | STAGE=... REGION=...]" >&2; exit 2; }
+	@$(PY) -m local.blocks lift "$(PREFIX)" $(BLOCKS_TARGET)
 
 package: venv node
 	npx serverless package --stage $(STAGE) --region $(REGION)

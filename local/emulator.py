@@ -19,6 +19,7 @@ import re
 import secrets
 import threading
 import urllib.parse
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -243,6 +244,7 @@ class Emulator:
         guard.host = f"127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
         self._outbox: list[DeliveredMessage] = []
+        self.stream_arn: str | None = None  # the provisioned table's stream, when it has one
         self._seen_sms = 0
         self._seen_email = 0
         self._seen_messaging = 0
@@ -276,12 +278,17 @@ class Emulator:
         Returns the ARNs of the encryption key and of the HMAC key that keys the table's digests.
         """
         dynamodb = self.client("dynamodb")
-        dynamodb.create_table(
+        table: dict[str, Any] = {}
+        if shape.stream_view_type:
+            table["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": shape.stream_view_type}
+        created = dynamodb.create_table(
             TableName=table_name,
             KeySchema=shape.key_schema,
             AttributeDefinitions=shape.attribute_definitions,
             BillingMode="PAY_PER_REQUEST",
+            **table,
         )
+        self.stream_arn = created["TableDescription"].get("LatestStreamArn")
         if shape.ttl_attribute:
             dynamodb.update_time_to_live(
                 TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": shape.ttl_attribute}
@@ -299,6 +306,16 @@ class Emulator:
         table = dynamodb.describe_table(TableName=table_name)["Table"]
         table["TimeToLive"] = dynamodb.describe_time_to_live(TableName=table_name)["TimeToLiveDescription"]
         return table
+
+    def forget_shard_iterators(self, keep: Collection[str]) -> None:
+        """moto stores every shard iterator it hands out, for ever: a runner polling its stream a few
+        times a second would grow without bound. Only ``keep``, the poller's next ones, are still used."""
+        from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+        with self.lock:
+            iterators = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][self.region].shard_iterators
+            for name in [name for name in iterators if name not in keep]:
+                del iterators[name]
 
     def collect(self) -> list[DeliveredMessage]:
         """Messages delivered since the last call, oldest first."""

@@ -44,3 +44,17 @@ def options() -> tuple[int, int, bool, Any, Any]:
     if problem:
         raise ValueError(f"invalid configuration: {problem}")
     return port, workers, open_endpoints == "true", signing, settings
+
+
+def schedule_seconds() -> float | None:
+    """LOCAL_SCHEDULE_SECONDS: the stream consumer's scheduled runs this often instead of its own rate."""
+    given = os.environ.get("LOCAL_SCHEDULE_SECONDS", "").strip()
+    if not given:
+        return None
+    try:
+        seconds = float(given)
+    except ValueError:
+        seconds = 0.0
+    if not 0.1 <= seconds <= 86400:
+        raise ValueError("LOCAL_SCHEDULE_SECONDS must be a number of seconds from 0.1 to 86400")
+    return seconds

@@ -23,8 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from local import cors, pages, sigv4, stack
+from local.blocks import LocalBlocks, NoBlock
 from local.events import BadBody, http_api_event, read_chunked
-from local.options import options
+from local.options import options, schedule_seconds
 from local.terminal import banner, say, show_message, warn_of_long_sms
 from local.workers import WorkerPool, write_log_line
 
@@ -80,6 +81,7 @@ class LocalApi(ThreadingHTTPServer):
         self._outbox_version = 0
         self.sigv4: sigv4.SigV4Check | None = None  # SIGV4=true: API Gateway's IAM authorizer
         self.cors: cors.Cors | None = None  # API Gateway's CORS answers, when OTP_CORS_ORIGINS is set
+        self.blocks: LocalBlocks | None = None  # the pumping guard's block list, for operators
         port = self.server_address[1]
         # Only names of this machine: a page on another origin that rebinds its DNS name to
         # 127.0.0.1 still sends its own Host, and so cannot read the outbox.
@@ -289,7 +291,25 @@ class RequestHandler(BaseHTTPRequestHandler):
         if path == "/_local/messages" and self.command == "GET":
             page = pages.messages_page(self.server.settings)
             return self._send(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
+        if (path == "/_local/blocks" and self.command == "GET") or (
+            path.startswith("/_local/blocks/") and self.command == "DELETE"
+        ):
+            return self._blocks(urllib.parse.unquote(path.removeprefix("/_local/blocks").lstrip("/")))
         return self._json(404, {"error": {"code": "not_found", "message": f"No local route for {path}."}})
+
+    def _blocks(self, prefix: str) -> int:
+        """GET lists the pumping guard's blocks; DELETE lifts one, as `python -m otp.aws.pumping` does."""
+        blocks = self.server.blocks
+        if blocks is None:
+            return self._json(404, {"error": {"code": "not_found", "message": "The table has no stream consumer."}})
+        try:
+            if self.command == "GET":
+                return self._json(200, {"blocks": blocks.list()})
+            return self._json(200, blocks.lift(prefix))
+        except NoBlock:
+            return self._json(404, {"error": {"code": "not_found", "message": f"No block on {prefix}."}})
+        except ValueError as exc:
+            return self._json(400, {"error": {"code": "invalid_request", "message": str(exc)}})
 
     def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> int:
         # UTF-8 as JSON is, not \u escapes: the outbox is read by people too (Hindi, accents).
@@ -332,13 +352,73 @@ def main() -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
     try:
         port, workers, open_endpoints, signing, settings = options()
+        schedule = schedule_seconds()
     except ValueError as exc:
         say(f"otp-local: {exc}")
         return 2
-    return _serve(port, workers, open_endpoints, signing, settings)
+    return _serve(port, workers, open_endpoints, signing, settings, schedule)
 
 
-def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings: Any) -> int:
+class _Consumer:
+    """The table stream's consumer as a deployment runs it: its own worker, fed by a poller thread.
+
+    Without a stream or a consumer in serverless.yml every step does nothing.
+    """
+
+    def __init__(self, pool: WorkerPool | None = None, poller: Any = None) -> None:
+        self.pool, self.poller = pool, poller
+
+    def boot(self) -> None:
+        if self.pool:
+            self.pool.boot()
+
+    def start(self) -> None:
+        if self.poller:
+            # Its worker imports after the API's workers, so the API answers as soon as it did
+            # before; records written meanwhile wait in the stream, as for a cold consumer.
+            self.poller.start()
+
+    def stop(self) -> None:
+        if self.poller:
+            self.poller.stop()
+        if self.pool:
+            self.pool.stop()
+
+    def banner(self, url: str) -> None:
+        if self.poller:
+            consumer = self.poller.consumer
+            say(
+                f"  Pumping guard: the table's stream feeds {consumer.function} as in a deployment; "
+                f"its blocks: {url}/_local/blocks (lift one: DELETE {url}/_local/blocks/<prefix>)\n"
+            )
+            if consumer.unapplied:
+                say(f"  Warning: the local runner does not apply {', '.join(consumer.unapplied)} of its stream.\n")
+
+
+def _stream_consumer(
+    config: dict[str, Any], shape: stack.TableShape, emulator: Any, schedule: float | None
+) -> _Consumer:
+    consumers = stack.stream_consumers(config)
+    if not shape.stream_view_type or not consumers or not emulator.stream_arn:
+        return _Consumer()
+    from local.streams import StreamPoller
+
+    (consumer,) = consumers  # one table, one consumer: the pumping guard
+    pool = WorkerPool([consumer], size=1, environment=emulator.credentials.environment())
+    poller = StreamPoller(
+        consumer,
+        lambda: emulator.client("dynamodbstreams"),
+        emulator.stream_arn,
+        emulator.region,
+        pool.invoke,
+        prepare=pool.start,
+        forget_iterators=emulator.forget_shard_iterators,
+        schedule_seconds=schedule,
+    )
+    return _Consumer(pool, poller)
+
+
+def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings: Any, schedule: float | None) -> int:
     # Benchmarks serve a trivial handler beside ours from a copy of serverless.yml.
     config = stack.load(Path(os.environ.get("LOCAL_SERVERLESS_YML", stack.SERVERLESS_YML)))
     region = stack.default_region(config)
@@ -351,12 +431,17 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
     emulator = Emulator(region, credentials)
     emulator.start()
     isolate_from_real_aws(emulator.url, region)
-    key_arn, digest_key_arn = emulator.provision(
-        stack.table_shape(config), settings.table_name, settings.email_sender or ""
-    )
+    shape = stack.table_shape(config)
+    key_arn, digest_key_arn = emulator.provision(shape, settings.table_name, settings.email_sender or "")
     os.environ["OTP_KMS_KEY_ID"] = key_arn
     os.environ["OTP_DIGEST_KEY_ID"] = digest_key_arn
     os.environ["OTP_TABLE_NAME"] = settings.table_name
+    try:
+        consumer = _stream_consumer(config, shape, emulator, schedule)
+    except ValueError as exc:
+        say(f"otp-local: {exc}")
+        emulator.stop()
+        return 2
 
     pool = WorkerPool(routes, size=max(1, workers), environment=credentials.environment())
     try:
@@ -365,13 +450,17 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
         say(f"otp-local: cannot listen on 127.0.0.1:{port}: {exc.strerror}. Set PORT to another port.")
         emulator.stop()
         return 2
+    consumer.boot()
     try:
         pool.start()
     except RuntimeError as exc:
         say(f"otp-local: the handlers failed to start: {exc}")
+        consumer.stop()
         emulator.stop()
         return 2
     api.settings = settings
+    if consumer.poller:
+        api.blocks = LocalBlocks(emulator, settings.table_name, digest_key_arn, settings.pumping.window_seconds)
     api.sigv4 = signing
     api.cors = cors.from_config(config, settings.cors_origins) if settings.cors_origins else None
     url = f"http://127.0.0.1:{api.server_address[1]}"
@@ -379,6 +468,10 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
     warn_of_long_sms(settings, url)
     for line in signing.banner() if signing else []:
         say(line)
+    consumer.banner(url)
+    # Before the API answers: whoever waits for it to answer may press Ctrl-C at once, and a
+    # thread still starting when KeyboardInterrupt arrives takes the runner down with a traceback.
+    consumer.start()
     serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
     serving.start()
     try:
@@ -388,6 +481,7 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
         say("\nStopping...")
     finally:
         api.shutdown()
+        consumer.stop()
         pool.stop()
         emulator.stop()
     say("Stopped.")

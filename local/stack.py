@@ -1,4 +1,4 @@
-"""What the local runner needs from serverless.yml: routes, handlers and the table's shape.
+"""What the local runner needs from serverless.yml: routes, handlers, the table's shape and its stream consumer.
 
 serverless.yml and the files it includes (``${file(deploy/resources/...)}``) are the one
 description of the deployment; reading them here keeps the local API and the local table the same
@@ -61,6 +61,23 @@ class TableShape:
     key_schema: list[dict[str, str]]
     attribute_definitions: list[dict[str, str]]
     ttl_attribute: str | None
+    stream_view_type: str | None = None  # the table's StreamSpecification, when it has one
+
+
+@dataclass(frozen=True)
+class StreamConsumer:
+    """A function with a DynamoDB ``stream`` event on the table, and its schedule if it has one."""
+
+    function: str
+    module: str
+    attribute: str
+    batch_size: int
+    batching_window_seconds: float
+    filter_patterns: list[dict[str, Any]]
+    maximum_retry_attempts: int | None  # None: retried until it succeeds, as Lambda's -1
+    reports_item_failures: bool
+    schedule_seconds: int | None
+    unapplied: tuple[str, ...] = ()  # options of the stream event that the local runner does not apply
 
 
 # A whole value that is a file reference, as the framework writes it: ${file(path)} or ${file(path):key}.
@@ -142,11 +159,73 @@ def table_shape(config: dict[str, Any]) -> TableShape:
         raise ValueError(f"serverless.yml should define exactly one DynamoDB table, found {len(tables)}")
     table = tables[0]
     ttl = table.get("TimeToLiveSpecification") or {}
+    stream = table.get("StreamSpecification") or {}
     return TableShape(
         key_schema=table["KeySchema"],
         attribute_definitions=table["AttributeDefinitions"],
         ttl_attribute=ttl.get("AttributeName") if ttl.get("Enabled") else None,
+        stream_view_type=stream.get("StreamViewType"),
     )
+
+
+# EventBridge's rate expressions; a cron schedule has no fixed period and is not run locally.
+_RATE = re.compile(r"rate\(\s*(\d+)\s+(minutes?|hours?|days?)\s*\)")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86400}
+
+
+def _schedule_seconds(event: Any) -> int | None:
+    rate = event.get("rate") if isinstance(event, dict) else event
+    for expression in rate if isinstance(rate, list) else [rate]:
+        found = _RATE.fullmatch(str(expression).strip())
+        if found:
+            return int(found.group(1)) * _UNIT_SECONDS[found.group(2).rstrip("s")]
+    return None
+
+
+# The framework's stream options (for type dynamodb) that local.streams applies as Lambda does;
+# startingPosition among them, since the runner's stream is as young as a new stack's (local.streams).
+_APPLIED_STREAM_OPTIONS = frozenset(
+    {
+        "type",
+        "arn",
+        "enabled",
+        "batchSize",
+        "batchWindow",
+        "startingPosition",
+        "maximumRetryAttempts",
+        "functionResponseType",
+        "filterPatterns",
+    }
+)
+
+
+def stream_consumers(config: dict[str, Any]) -> list[StreamConsumer]:
+    """Functions fed by a DynamoDB stream, with the settings Lambda's event source mapping applies."""
+    found = []
+    for name, function in config["functions"].items():
+        streams = [e["stream"] for e in function.get("events", []) if isinstance(e.get("stream"), dict)]
+        dynamodb = [s for s in streams if s.get("type", "dynamodb") == "dynamodb" and s.get("enabled", True)]
+        if not dynamodb:
+            continue
+        (stream,) = dynamodb  # the service has one table, so one stream per function
+        schedules = [_schedule_seconds(e["schedule"]) for e in function.get("events", []) if "schedule" in e]
+        module_path, _, attribute = function["handler"].rpartition(".")
+        retries = stream.get("maximumRetryAttempts", -1)
+        found.append(
+            StreamConsumer(
+                function=name,
+                module=module_path.replace("/", "."),
+                attribute=attribute,
+                batch_size=int(stream.get("batchSize", 100)),
+                batching_window_seconds=float(stream.get("batchWindow", 0)),
+                filter_patterns=list(stream.get("filterPatterns") or []),
+                maximum_retry_attempts=None if int(retries) < 0 else int(retries),
+                reports_item_failures=stream.get("functionResponseType") == "ReportBatchItemFailures",
+                schedule_seconds=next((s for s in schedules if s), None),
+                unapplied=tuple(sorted(set(stream) - _APPLIED_STREAM_OPTIONS)),
+            )
+        )
+    return found
 
 
 def default_region(config: dict[str, Any]) -> str:

@@ -22,18 +22,29 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
+import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, Protocol
 
 from local.events import LambdaContext
-from local.stack import Route
 
 INVOKE_TIMEOUT_SECONDS = 30
 START_TIMEOUT_SECONDS = 120  # a hang, not slowness: imports on a loaded machine take seconds
 
 _stdout_lock = threading.Lock()
+
+
+class Function(Protocol):
+    """What a worker needs of a function: an HTTP route or a stream consumer (local.stack)."""
+
+    @property
+    def function(self) -> str: ...
+    @property
+    def module(self) -> str: ...
+    @property
+    def attribute(self) -> str: ...
 
 
 def write_log_line(line: str) -> None:
@@ -72,7 +83,7 @@ class _LinesToRunner(io.TextIOBase):
             self._send(("log", partial))
 
 
-def _serve(connection: Connection, routes: list[Route], environment: dict[str, str]) -> None:
+def _serve(connection: Connection, routes: Sequence[Function], environment: dict[str, str]) -> None:
     # Ctrl-C reaches the whole process group; the runner stops the workers itself.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.update(environment)
@@ -84,6 +95,15 @@ def _serve(connection: Connection, routes: list[Route], environment: dict[str, s
 
     stdout = _LinesToRunner(send)
     sys.stdout = stdout  # before the handlers' import: their logger keeps the stream it finds
+    # Powertools warns on stderr after an invocation that emitted no metric, as most stream
+    # batches and every quiet scheduled run do; a deployment files it in CloudWatch, but here it
+    # would fill the terminal that shows the delivered messages.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
+    try:
+        if connection.recv() is None:  # the word to import the handlers (WorkerPool.boot), or to stop
+            return
+    except (EOFError, KeyboardInterrupt):
+        return
     try:
         handlers = {r.function: getattr(importlib.import_module(r.module), r.attribute) for r in routes}
     except Exception as exc:  # the runner reports it and exits
@@ -131,18 +151,35 @@ def _answer(connection: Connection, timeout: float) -> tuple[str, Any]:
 
 
 class WorkerPool:
-    def __init__(self, routes: list[Route], size: int, environment: dict[str, str] | None = None) -> None:
+    def __init__(self, routes: Sequence[Function], size: int, environment: dict[str, str] | None = None) -> None:
         """``environment``: variables only the workers get (the emulator's credentials)."""
-        self._routes = routes
+        self._routes = list(routes)
         self._environment = environment or {}
         self._context = multiprocessing.get_context("spawn")
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._workers: list[_Worker] = []
         self._size = size
+        # A pool may start in a thread while the runner stops: no worker is spawned after stop().
+        self._spawning = threading.Lock()
+        self._stopped = False
+        self._booted: list[_Worker] = []
+
+    def boot(self) -> None:
+        """Start the worker processes, which then wait for start() to import the handlers.
+
+        A process that Ctrl-C reaches before it has set itself to ignore SIGINT dies with a
+        traceback: booted while the runner starts, a worker is past that point before anyone can
+        press Ctrl-C, and its imports still wait until start() (after the API answers).
+        """
+        self._booted += [self._spawn() for _ in range(self._size - len(self._booted))]
 
     def start(self) -> None:
         """Start every worker and wait until each has imported the handlers."""
-        starting = [self._spawn() for _ in range(self._size)]
+        self.boot()
+        starting, self._booted = self._booted, []
+        for worker in starting:
+            with contextlib.suppress(OSError):  # a worker that died already: _answer reports it
+                worker.connection.send("import")
         for worker in starting:
             try:
                 status, detail = _answer(worker.connection, START_TIMEOUT_SECONDS)
@@ -154,13 +191,16 @@ class WorkerPool:
             self._idle.put(worker)
 
     def _spawn(self) -> _Worker:
-        parent, child = self._context.Pipe()
-        process = self._context.Process(target=_serve, args=(child, self._routes, self._environment), daemon=True)
-        process.start()
-        child.close()
-        worker = _Worker(process, parent)
-        self._workers.append(worker)
-        return worker
+        with self._spawning:
+            if self._stopped:
+                raise RuntimeError("the runner is stopping")
+            parent, child = self._context.Pipe()
+            process = self._context.Process(target=_serve, args=(child, self._routes, self._environment), daemon=True)
+            process.start()
+            child.close()
+            worker = _Worker(process, parent)
+            self._workers.append(worker)
+            return worker
 
     def invoke(self, function: str, event: dict[str, Any], request_id: str) -> dict[str, Any] | None:
         """The handler's result, or None when the invocation crashed or timed out."""
@@ -179,10 +219,13 @@ class WorkerPool:
         broken.process.kill()
         self._workers.remove(broken)
         fresh = self._spawn()
+        fresh.connection.send("import")
         _answer(fresh.connection, START_TIMEOUT_SECONDS)
         return fresh
 
     def stop(self) -> None:
+        with self._spawning:
+            self._stopped = True
         for worker in self._workers:
             with contextlib.suppress(OSError):
                 worker.connection.send(None)
