@@ -3,7 +3,8 @@
 Items it writes in the service's table (partition key ``id``):
 - ``pumping#<prefix digest>#<period seconds>#<period index>`` (kind ``pumping_counts``): one string
   set per 10-second slot of delivered code tokens (``d<slot>``) and of those that verified
-  (``v<slot>``). Adding a token twice is adding it once: a replayed batch counts nothing twice.
+  (``v<slot>``), each token followed by its second within the slot. Adding a token twice is adding
+  it once: a replayed batch counts nothing twice.
 - ``pumping#blocks`` (kind ``pumping_blocks``): ``blocks`` (prefix digest -> starts_at, until,
   reason, country, sealed prefix) and ``lifts`` (prefix digest -> when an operator lifted it).
 No item holds a prefix in clear, nor anything that links a code token to its destination record.
@@ -180,8 +181,10 @@ class DynamoDbPumpingCounts:
             ("d", changes.withdrawn, removes),
         ):
             for token, at in tokens.items():
-                slot = at // SLOT_SECONDS
-                into.setdefault(at // self._period, {}).setdefault(f"{kind}{slot}", set()).add(token)
+                slot, second = divmod(at, SLOT_SECONDS)
+                # The second within the slot travels with the token: a code matures from when it
+                # was delivered, not from the start of its slot.
+                into.setdefault(at // self._period, {}).setdefault(f"{kind}{slot}", set()).add(f"{token}{second}")
         for index, sets in adds.items():
             self._update(digest, index, "ADD", sets)
         for index, sets in removes.items():
@@ -222,8 +225,8 @@ class DynamoDbPumpingCounts:
             for name, value in item.items():
                 if name.startswith("d") and name[1:].isdigit():
                     verified = set(item.get(f"v{name[1:]}", {}).get("SS", []))
-                    at = int(name[1:]) * SLOT_SECONDS
-                    facts += [CodeFact(token, at, token in verified) for token in value["SS"]]
+                    start = int(name[1:]) * SLOT_SECONDS
+                    facts += [CodeFact(e[:-1], start + int(e[-1]), e in verified) for e in value["SS"]]
         return facts
 
     def block_table(self) -> BlockTable:
@@ -368,10 +371,14 @@ def _admin(argv: list[str], environ: Mapping[str, str]) -> int:
         print("the prefix is digits, as listed (447911)", file=sys.stderr)
         return 2
     digest = keys.digest(prefix)
-    if not counts.lift(digest, now):
+    lifted = counts.block_table().blocks.get(digest)
+    if lifted is None or not counts.lift(digest, now):
         print(f"no block on {prefix}", file=sys.stderr)
         return 1
-    log.warning("prefix unblocked", extra={"prefix": prefix, "prefix_digest": digest, "reason": "lifted"})
+    log.warning(
+        "prefix unblocked",
+        extra={"prefix": prefix, "prefix_digest": digest, "country": lifted.country, "reason": "lifted"},
+    )
     print(json.dumps({"lifted": prefix, "prefix_digest": digest}))
     return 0
 
@@ -383,5 +390,10 @@ def _iso(epoch: int) -> str:
 if __name__ == "__main__":  # pragma: no cover - exercised through _admin in the tests
     import os
 
-    logging.basicConfig(level=logging.INFO)
+    from aws_lambda_powertools.logging.formatter import LambdaPowertoolsFormatter
+
+    # The lift's line as the service's own: JSON with its prefix and country, on stderr beside the answer.
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(LambdaPowertoolsFormatter(service="otp"))
+    logging.basicConfig(level=logging.INFO, handlers=[handler])
     sys.exit(_admin(sys.argv[1:], os.environ))

@@ -80,8 +80,8 @@ def test_a_burst_through_the_stream_blocks_the_prefix_for_generate(aws, guarded,
     assert stream(lambda_event(guarded.records()), T0 + 5) == {"batchItemFailures": []}
     digest = guarded.keys.digest(PREFIX)
     spans = counts(aws).read_blocks()
-    # Ten codes by T0+3, each tested at ten seconds of age: the block is written to start at T0+10.
-    assert spans == {digest: (T0 + 10, T0 + 10 + 43200)}
+    # The tenth code, delivered at T0+3, is tested at ten seconds of age: the block starts at T0+13.
+    assert spans == {digest: (T0 + 13, T0 + 13 + 43200)}
     start = spans[digest][0]
     blocks = BlockList(counts(aws).read_blocks, 10, lambda: None)
     assert not blocks.refuses(digest, start - 1)
@@ -180,7 +180,7 @@ def test_feedback_is_reported_once_a_code_that_has_its_message_id_verifies(aws, 
         stubbed.assert_no_pending_responses()
 
 
-def test_an_operator_lists_and_lifts_a_block_and_the_old_codes_no_longer_count(aws, guarded, stream, capsys):
+def test_an_operator_lists_and_lifts_a_block_and_the_old_codes_no_longer_count(aws, guarded, stream, capsys, caplog):
     burst(guarded)
     event = lambda_event(guarded.records())
     stream(event, T0 + 5)
@@ -189,7 +189,10 @@ def test_an_operator_lists_and_lifts_a_block_and_the_old_codes_no_longer_count(a
     assert _admin(["list"], env) == 0
     (shown,) = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert (shown["prefix"], shown["country"], shown["reason"]) == (PREFIX, "GB", "burst")
+    caplog.clear()
     assert _admin(["lift", f"+{PREFIX}"], env) == 0
+    (line,) = [r for r in caplog.records if r.getMessage() == "prefix unblocked"]
+    assert (line.prefix, line.country, line.reason) == (PREFIX, "GB", "lifted")  # type: ignore[attr-defined]
     assert counts(aws).read_blocks() == {}
     assert _admin(["lift", PREFIX], env) == 1  # nothing left to lift
     stream(event, int(time.time()) + 1)  # the same evidence again
@@ -232,7 +235,7 @@ def test_generate_refuses_a_prefix_the_consumer_blocked_and_sends_nothing(aws, g
         assert api.generate({"channel": "sms", "destination": number}).status == 201
     assert stream(lambda_event(guarded.records()), T0 + 5) == {"batchItemFailures": []}
     sent = len(aws.sms())
-    api.clock.now = T0 + 11  # the block starts at T0 + 10; the cached empty list is 11 s old
+    api.clock.now = T0 + 14  # the block starts at T0 + 13; the cached empty list is 14 s old
     refused = api.generate({"channel": "sms", "destination": NUMBERS[10]})
     assert (refused.status, refused.error, refused.body["error"]["reason"]) == (
         403,
@@ -242,3 +245,10 @@ def test_generate_refuses_a_prefix_the_consumer_blocked_and_sends_nothing(aws, g
     assert len(aws.sms()) == sent
     assert api.generate({"channel": "sms", "destination": "+919876543210"}).status == 201
     assert api.generate({"channel": "email", "destination": "someone@example.com"}).status == 201
+
+
+def test_a_counted_code_keeps_the_second_it_was_delivered_so_it_matures_no_sooner(aws, guarded, stream):
+    guarded.deliver(NUMBERS[0], T0 + 7)
+    stream(lambda_event(guarded.records()), T0 + 8)
+    (fact,) = counts(aws).codes(guarded.keys.digest(PREFIX), T0 - 3600, T0 + 8)
+    assert fact.delivered_at == T0 + 7, "a 10-second slot's start would mature it 7 s early"
