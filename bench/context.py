@@ -76,8 +76,7 @@ class Bench:
 def started(quick: bool) -> Iterator[Bench]:
     """The emulator, provisioned as serverless.yml describes the stack; this process talks to it alone."""
     from local import stack
-    from local.emulator import Emulator
-    from local.runner import isolate_from_real_aws
+    from local.emulator import Emulator, isolate_from_real_aws
 
     emulator = Emulator(REGION)
     emulator.start()

@@ -15,6 +15,7 @@ import html.parser
 import io
 import json
 import logging
+import os
 import re
 import secrets
 import threading
@@ -44,6 +45,29 @@ _AUTHORIZATION = re.compile(
     r"(?P<service>[a-z0-9-]+)/aws4_request, ?SignedHeaders=(?P<signed>[a-z0-9;-]+), ?"
     r"Signature=(?P<signature>[0-9a-f]{64})"
 )
+
+
+def isolate_from_real_aws(emulator_url: str, region: str) -> None:
+    """Point every AWS client of this process and its workers at the emulator, whatever the shell says.
+
+    The credentials left in the environment are the public `local` pair, which the runner's emulator
+    refuses: its workers get this run's secret pair through their pipe (local.workers).
+    """
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
+            del os.environ[name]
+    os.environ.update(
+        {
+            "AWS_ENDPOINT_URL": emulator_url,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+            "AWS_REGION": region,
+            "AWS_DEFAULT_REGION": region,
+            "AWS_CONFIG_FILE": os.devnull,
+            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
+            "AWS_EC2_METADATA_DISABLED": "true",
+        }
+    )
 
 
 @dataclass(frozen=True)

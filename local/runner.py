@@ -24,6 +24,7 @@ from typing import Any
 
 from local import cors, pages, sigv4, stack
 from local.blocks import LocalBlocks, NoBlock
+from local.consumer import provisioned_emulator, stream_consumer
 from local.events import BadBody, http_api_event, read_chunked
 from local.options import options, schedule_seconds
 from local.terminal import banner, say, show_message, warn_of_long_sms
@@ -35,29 +36,6 @@ IDLE_CONNECTION_SECONDS = 60  # a silent client's thread is freed after this
 OUTBOX_WAIT_SECONDS = 25  # a long poll of the outbox answers by then, changed or not
 OPENAPI_FILE = stack.ROOT / "openapi.json"
 INBOX_HEADERS = {"Content-Security-Policy": pages.INBOX_POLICY, "Cache-Control": "no-store"}
-
-
-def isolate_from_real_aws(emulator_url: str, region: str) -> None:
-    """Point every AWS client of this process and its workers at the emulator, whatever the shell says.
-
-    The credentials left in the environment are the public `local` pair, which the runner's emulator
-    refuses: its workers get this run's secret pair through their pipe (local.workers).
-    """
-    for name in list(os.environ):
-        if name.startswith("AWS_ENDPOINT_URL") or name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN"):
-            del os.environ[name]
-    os.environ.update(
-        {
-            "AWS_ENDPOINT_URL": emulator_url,
-            "AWS_ACCESS_KEY_ID": "local",
-            "AWS_SECRET_ACCESS_KEY": "local",
-            "AWS_REGION": region,
-            "AWS_DEFAULT_REGION": region,
-            "AWS_CONFIG_FILE": os.devnull,
-            "AWS_SHARED_CREDENTIALS_FILE": os.devnull,
-            "AWS_EC2_METADATA_DISABLED": "true",
-        }
-    )
 
 
 def _gone_line(error: str, source_ip: str) -> dict[str, Any]:
@@ -359,91 +337,21 @@ def main() -> int:
     return _serve(port, workers, open_endpoints, signing, settings, schedule)
 
 
-class _Consumer:
-    """The table stream's consumer as a deployment runs it: its own worker, fed by a poller thread.
-
-    Without a stream or a consumer in serverless.yml every step does nothing.
-    """
-
-    def __init__(self, pool: WorkerPool | None = None, poller: Any = None) -> None:
-        self.pool, self.poller = pool, poller
-
-    def boot(self) -> None:
-        if self.pool:
-            self.pool.boot()
-
-    def start(self) -> None:
-        if self.poller:
-            # Its worker imports after the API's workers, so the API answers as soon as it did
-            # before; records written meanwhile wait in the stream, as for a cold consumer.
-            self.poller.start()
-
-    def stop(self) -> None:
-        if self.poller:
-            self.poller.stop()
-        if self.pool:
-            self.pool.stop()
-
-    def banner(self, url: str) -> None:
-        if self.poller:
-            consumer = self.poller.consumer
-            say(
-                f"  Pumping guard: the table's stream feeds {consumer.function} as in a deployment; "
-                f"its blocks: {url}/_local/blocks (lift one: DELETE {url}/_local/blocks/<prefix>)\n"
-            )
-            if consumer.unapplied:
-                say(f"  Warning: the local runner does not apply {', '.join(consumer.unapplied)} of its stream.\n")
-
-
-def _stream_consumer(
-    config: dict[str, Any], shape: stack.TableShape, emulator: Any, schedule: float | None
-) -> _Consumer:
-    consumers = stack.stream_consumers(config)
-    if not shape.stream_view_type or not consumers or not emulator.stream_arn:
-        return _Consumer()
-    from local.streams import StreamPoller
-
-    (consumer,) = consumers  # one table, one consumer: the pumping guard
-    pool = WorkerPool([consumer], size=1, environment=emulator.credentials.environment())
-    poller = StreamPoller(
-        consumer,
-        lambda: emulator.client("dynamodbstreams"),
-        emulator.stream_arn,
-        emulator.region,
-        pool.invoke,
-        prepare=pool.start,
-        forget_iterators=emulator.forget_shard_iterators,
-        schedule_seconds=schedule,
-    )
-    return _Consumer(pool, poller)
-
-
 def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings: Any, schedule: float | None) -> int:
     # Benchmarks serve a trivial handler beside ours from a copy of serverless.yml.
     config = stack.load(Path(os.environ.get("LOCAL_SERVERLESS_YML", stack.SERVERLESS_YML)))
     region = stack.default_region(config)
     routes = stack.routes(config)
 
-    from local.emulator import Emulator, EmulatorCredentials
-
-    # A secret of this run: no web page and no other local process can sign calls to the emulator.
-    credentials = EmulatorCredentials.fresh()
-    emulator = Emulator(region, credentials)
-    emulator.start()
-    isolate_from_real_aws(emulator.url, region)
-    shape = stack.table_shape(config)
-    key_arn, digest_key_arn = emulator.provision(shape, settings.table_name, settings.email_sender or "")
-    os.environ["OTP_KMS_KEY_ID"] = key_arn
-    os.environ["OTP_DIGEST_KEY_ID"] = digest_key_arn
-    os.environ["OTP_TABLE_NAME"] = settings.table_name
+    emulator, shape, digest_key_arn = provisioned_emulator(config, region, settings)
     try:
-        consumer = _stream_consumer(config, shape, emulator, schedule)
+        consumer = stream_consumer(config, shape, emulator, schedule)
     except ValueError as exc:
         say(f"otp-local: {exc}")
         emulator.stop()
         return 2
 
-    pool = WorkerPool(routes, size=max(1, workers), environment=credentials.environment())
+    pool = WorkerPool(routes, size=max(1, workers), environment=emulator.credentials.environment())
     try:
         api = LocalApi(("127.0.0.1", port), routes, pool, emulator, open_endpoints)
     except OSError as exc:
