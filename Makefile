@@ -11,7 +11,7 @@ NODE_STAMP := node_modules/.installed
 STAGE ?= dev
 REGION ?= ap-south-1
 
-.PHONY: help venv node browser test unit integration infra e2e lint typecheck format run package deploy bench fuzz clean blocks unblock
+.PHONY: help venv node browser bench-check test unit integration infra e2e lint typecheck format run package deploy bench fuzz clean blocks unblock
 
 help:
 	@echo "make run      serve the API on http://127.0.0.1:$${PORT:-3000} against an embedded AWS emulator"
@@ -64,7 +64,11 @@ format: venv
 	$(PY) -m ruff format .
 
 test: venv node browser lint
-	$(PY) -m pytest -n 2 --dist loadfile
+	$(PY) -m pytest -n 2 --dist loadfile -m "not bench_check"
+
+# make bench in its quick mode, end to end, checked: about 70 s, so not part of make test.
+bench-check: venv node
+	$(PY) -m pytest -m bench_check tests/infrastructure/test_bench_smoke.py
 
 # Debian's chromium, for the browser tests of the runner's pages. Installed when missing and the
 # machine lets us (root, Debian's registry); otherwise those tests skip and say why.

@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 SECTIONS = (
@@ -33,6 +35,8 @@ SOAK = "## Soak\n\nWritten by `make soak`: 10,000 requests, no errors.\n\n| a | 
 PUMPING = "## Pumping\n\nWritten by the pumping simulation.\n"
 
 
+# About 70 s of one core: its own target (make bench-check), so that make test stays within CI's time.
+@pytest.mark.bench_check
 def test_the_benchmark_runs_quickly_writes_every_section_and_keeps_the_others(tmp_path):
     output, facts_file = tmp_path / "BENCHMARKS.md", tmp_path / "facts.json"
     output.write_text(f"# Benchmarks\n\nan old header\n\n## Cold start\n\nold numbers\n\n{SOAK}\n{PUMPING}")
