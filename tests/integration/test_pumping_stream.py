@@ -42,14 +42,14 @@ class Guarded:
         self.digests = Digests(KmsSecretDeriver(aws.digest_key_id, lambda: aws.client("kms")))
         self.store = DynamoDbStore(TABLE, lambda: dynamodb)
 
-    def deliver(self, number: str, at: int, purpose: str = "default") -> tuple[str, str]:
+    def deliver(self, number: str, at: int, purpose: str = "default", ttl: int = 300) -> tuple[str, str]:
         record_key = self.digests.record_key(normalize_phone(number))
         assert self.store.take_send(SendPlan(record_key, keep_until=at + 90000), at).taken
         vid = self.digests.new_verification_id(record_key, purpose)
         destination = normalize_phone(number)
         prefix = prefix_of(destination.address, 6)
         mark = GuardMark(self.keys.digest(prefix), self.keys.seal(prefix), destination.region or "ZZ")
-        code = StoredCode(vid, purpose, "sms", destination.masked, at, at + 300, ciphertext=b"x", guard=mark)
+        code = StoredCode(vid, purpose, "sms", destination.masked, at, at + ttl, ciphertext=b"x", guard=mark)
         self.store.save_code(record_key, code, keep_until=at + 90000, forget_before=at - 86400)
         return record_key, vid
 
@@ -121,7 +121,8 @@ def test_verified_superseded_and_withdrawn_codes_count_as_the_contract_says(aws,
     assert guarded.store.consume(verified_key, "default", verified, T0 + 20, LIMITS)
     guarded.deliver(NUMBERS[1], T0)
     guarded.deliver(NUMBERS[1], T0 + 40)  # supersedes: both were delivered
-    withdrawn_key, withdrawn = guarded.deliver(NUMBERS[2], T0 + 50)
+    # Withdrawn before it expired, as the stream's wall-clock stamp sees it however late this test runs.
+    withdrawn_key, withdrawn = guarded.deliver(NUMBERS[2], T0 + 50, ttl=86400)
     guarded.store.withdraw_code(withdrawn_key, "default", withdrawn)  # its delivery failed
     stream(lambda_event(guarded.records()), T0 + 60)
     facts = counts(aws).codes(guarded.keys.digest(PREFIX), T0 - 3600, T0 + 60)
