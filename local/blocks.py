@@ -57,35 +57,20 @@ class LocalBlocks:
 
     def list(self) -> list[dict[str, Any]]:
         """What ``python -m otp.aws.pumping list`` prints, one object per block, oldest first."""
+        from otp.aws.pumping import listed_blocks
+
         keys, counts = self._store
-        now = int(time.time())
-        shown = []
-        for digest, block in sorted(counts.block_table().blocks.items(), key=lambda kv: kv[1].starts_at):
-            shown.append(
-                {
-                    "prefix": keys.open(block.sealed_prefix),
-                    "prefix_digest": digest,
-                    "country": block.country,
-                    "reason": block.reason,
-                    "starts_at": _iso(block.starts_at),
-                    "until": _iso(block.until),
-                    "active": block.starts_at <= now < block.until,
-                }
-            )
-        return shown
+        return listed_blocks(keys, counts, int(time.time()))
 
     def lift(self, prefix: str) -> dict[str, str]:
         """Lift the block on ``prefix`` (digits, a leading + allowed); NoBlock when there is none."""
+        from otp.aws.pumping import lift_prefix
+
         keys, counts = self._store
-        prefix = prefix.removeprefix("+")
-        if not prefix.isascii() or not prefix.isdigit():
-            raise ValueError("the prefix is digits, as listed (447911)")
-        digest = keys.digest(prefix)
-        # Read first: the lift removes the entry that knows the country, which semantics 14 wants
-        # on every unblock's line.
-        lifted = counts.block_table().blocks.get(digest)
-        if not counts.lift(digest, int(time.time())):
-            raise NoBlock(prefix)
+        done = lift_prefix(keys, counts, prefix, int(time.time()))
+        if done is None:
+            raise NoBlock(prefix.removeprefix("+"))
+        lifted_prefix, digest, lifted = done
         # The line `python -m otp.aws.pumping lift` logs, with the country: never a number.
         write_log_line(
             json.dumps(
@@ -94,18 +79,14 @@ class LocalBlocks:
                     "location": "local.blocks",
                     "message": "prefix unblocked",
                     "timestamp": datetime.datetime.now(datetime.UTC).isoformat(timespec="milliseconds"),
-                    "prefix": prefix,
+                    "prefix": lifted_prefix,
                     "prefix_digest": digest,
-                    "country": lifted.country if lifted else None,
+                    "country": lifted.country,
                     "reason": "lifted",
                 }
             )
         )
-        return {"lifted": prefix, "prefix_digest": digest}
-
-
-def _iso(epoch: int) -> str:
-    return datetime.datetime.fromtimestamp(epoch, datetime.UTC).isoformat().replace("+00:00", "Z")
+        return {"lifted": lifted_prefix, "prefix_digest": digest}
 
 
 # ---- the command ------------------------------------------------------------------------------------

@@ -341,6 +341,36 @@ def prefix_keys(digest_key_id: str) -> PrefixKeys:
 # ---- operators: list and lift --------------------------------------------------------------------
 
 
+def listed_blocks(keys: PrefixKeys, counts: DynamoDbPumpingCounts, now: int) -> list[dict[str, Any]]:
+    """Every block as an operator sees it, oldest first: the prefix opened, never a number."""
+    return [
+        {
+            "prefix": keys.open(block.sealed_prefix),
+            "prefix_digest": digest,
+            "country": block.country,
+            "reason": block.reason,
+            "starts_at": _iso(block.starts_at),
+            "until": _iso(block.until),
+            "active": block.starts_at <= now < block.until,
+        }
+        for digest, block in sorted(counts.block_table().blocks.items(), key=lambda kv: kv[1].starts_at)
+    ]
+
+
+def lift_prefix(keys: PrefixKeys, counts: DynamoDbPumpingCounts, text: str, now: int) -> tuple[str, str, Block] | None:
+    """Lift the block on the prefix ``text`` names (digits, a leading + allowed): (prefix, digest,
+    the block lifted), or None when there is none. ValueError when ``text`` is not a prefix."""
+    prefix = text.removeprefix("+")
+    if not prefix.isascii() or not prefix.isdigit():
+        raise ValueError("the prefix is digits, as listed (447911)")
+    digest = keys.digest(prefix)
+    # Read first: the lift removes the entry that knows the country, which every unblock's line names.
+    lifted = counts.block_table().blocks.get(digest)
+    if lifted is None or not counts.lift(digest, now):
+        return None
+    return prefix, digest, lifted
+
+
 def _admin(argv: list[str], environ: Mapping[str, str]) -> int:
     from otp.aws.clients import client
     from otp.domain.pumping_rules import parse_rules
@@ -354,27 +384,18 @@ def _admin(argv: list[str], environ: Mapping[str, str]) -> int:
     counts = DynamoDbPumpingCounts(table, functools.partial(client, "dynamodb"), rules.window_seconds)
     now = int(time.time())
     if argv[0] == "list":
-        for digest, block in sorted(counts.block_table().blocks.items(), key=lambda kv: kv[1].starts_at):
-            shown = {
-                "prefix": keys.open(block.sealed_prefix),
-                "prefix_digest": digest,
-                "country": block.country,
-                "reason": block.reason,
-                "starts_at": _iso(block.starts_at),
-                "until": _iso(block.until),
-                "active": block.starts_at <= now < block.until,
-            }
+        for shown in listed_blocks(keys, counts, now):
             print(json.dumps(shown))
         return 0
-    prefix = argv[1].removeprefix("+")
-    if not prefix.isdigit():
-        print("the prefix is digits, as listed (447911)", file=sys.stderr)
+    try:
+        done = lift_prefix(keys, counts, argv[1], now)
+    except ValueError as exc:
+        print(exc, file=sys.stderr)
         return 2
-    digest = keys.digest(prefix)
-    lifted = counts.block_table().blocks.get(digest)
-    if lifted is None or not counts.lift(digest, now):
-        print(f"no block on {prefix}", file=sys.stderr)
+    if done is None:
+        print(f"no block on {argv[1].removeprefix('+')}", file=sys.stderr)
         return 1
+    prefix, digest, lifted = done
     log.warning(
         "prefix unblocked",
         extra={"prefix": prefix, "prefix_digest": digest, "country": lifted.country, "reason": "lifted"},
