@@ -10,11 +10,10 @@ message id with a message-feedback provider).
 
 from __future__ import annotations
 
-import base64
-import datetime
 import json
-from collections.abc import Mapping
 from typing import Any
+
+from local.streams import lambda_record, passes_filters
 
 SCHEDULED_EVENT = {"version": "0", "source": "aws.events", "detail-type": "Scheduled Event", "detail": {}}
 
@@ -33,32 +32,6 @@ def read_stream(streams: Any, stream_arn: str) -> list[dict[str, Any]]:
     return found
 
 
-def _as_lambda_json(value: Any) -> Any:
-    if isinstance(value, bytes):
-        return base64.b64encode(value).decode()
-    if isinstance(value, datetime.datetime):
-        return int(value.timestamp())
-    if isinstance(value, Mapping):
-        return {k: _as_lambda_json(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_as_lambda_json(v) for v in value]
-    return value
-
-
-def _matches(pattern: Any, value: Any) -> bool:
-    """EventBridge-style filtering, as far as the guard's pattern uses it: nested keys, lists of
-    literal values, and {"prefix": ...}."""
-    if isinstance(pattern, dict):
-        return isinstance(value, dict) and all(k in value and _matches(p, value[k]) for k, p in pattern.items())
-    for option in pattern:
-        if isinstance(option, dict) and "prefix" in option:
-            if isinstance(value, str) and value.startswith(option["prefix"]):
-                return True
-        elif option == value:
-            return True
-    return False
-
-
 def filter_patterns(template: dict[str, Any], function_logical_id: str) -> list[dict[str, Any]]:
     """The filter patterns of the function's DynamoDB stream mapping in the packaged template."""
     for resource in template["Resources"].values():
@@ -75,10 +48,7 @@ def filter_patterns(template: dict[str, Any], function_logical_id: str) -> list[
 def lambda_event(
     records: list[dict[str, Any]], patterns: list[dict[str, Any]], stream_arn: str, region: str
 ) -> dict[str, Any]:
-    """The invocation Lambda makes: the matching records, in Lambda's JSON."""
-    delivered = []
-    for record in records:
-        shaped = {**_as_lambda_json(record), "eventSourceARN": stream_arn, "awsRegion": region}
-        if not patterns or any(_matches(p, shaped) for p in patterns):
-            delivered.append(shaped)
-    return {"Records": delivered}
+    """The invocation Lambda makes: the matching records, in Lambda's JSON (as the local runner's
+    poller builds and filters them)."""
+    shaped = [lambda_record(record, stream_arn, region) for record in records]
+    return {"Records": [record for record in shaped if passes_filters(patterns, record)]}

@@ -39,7 +39,7 @@ def _log(level: str, message: str, **fields: Any) -> None:
 # ---- the records as Lambda hands them over -------------------------------------------------------
 
 
-def _as_lambda_json(value: Any) -> Any:
+def as_lambda_json(value: Any) -> Any:
     """boto3 parses binary values to bytes and times to datetimes; Lambda's event has base64 and epoch seconds."""
     if isinstance(value, bytes | bytearray):
         return base64.b64encode(value).decode()
@@ -47,14 +47,14 @@ def _as_lambda_json(value: Any) -> Any:
         moment = value if value.tzinfo else value.replace(tzinfo=datetime.UTC)
         return int(moment.timestamp())
     if isinstance(value, dict):
-        return {key: _as_lambda_json(inner) for key, inner in value.items()}
+        return {key: as_lambda_json(inner) for key, inner in value.items()}
     if isinstance(value, list | tuple | set):
-        return [_as_lambda_json(inner) for inner in value]
+        return [as_lambda_json(inner) for inner in value]
     return value
 
 
 def lambda_record(record: Mapping[str, Any], stream_arn: str, region: str) -> dict[str, Any]:
-    shaped: dict[str, Any] = _as_lambda_json(dict(record))
+    shaped: dict[str, Any] = as_lambda_json(dict(record))
     shaped["awsRegion"] = region  # moto writes us-east-1 whatever the table's region
     shaped["eventSourceARN"] = stream_arn
     return shaped

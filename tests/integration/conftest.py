@@ -285,35 +285,19 @@ def stream_records(stream_arn: str) -> list[dict[str, Any]]:
     """Every record of the stream so far, as DynamoDB Streams returns them."""
     import boto3
 
+    from deploy.stream_records import read_stream
+
     streams = boto3.client(
         "dynamodbstreams", region_name=REGION, endpoint_url=f"https://streams.dynamodb.{REGION}.amazonaws.com"
     )
-    found = []
-    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
-        iterator = streams.get_shard_iterator(
-            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-        )["ShardIterator"]
-        found += streams.get_records(ShardIterator=iterator)["Records"]
-    return found
+    return read_stream(streams, stream_arn)
 
 
 def lambda_event(records: list[dict[str, Any]]) -> dict[str, Any]:
     """The records as Lambda delivers them: JSON, binary values in base64, times in epoch seconds."""
+    from local.streams import as_lambda_json
 
-    def plain(value: Any) -> Any:
-        if isinstance(value, bytes):
-            import base64
-
-            return base64.b64encode(value).decode()
-        if hasattr(value, "timestamp"):
-            return int(value.timestamp())
-        if isinstance(value, dict):
-            return {k: plain(v) for k, v in value.items()}
-        if isinstance(value, list):
-            return [plain(v) for v in value]
-        return value
-
-    return json.loads(json.dumps({"Records": [plain(r) for r in records]}))
+    return json.loads(json.dumps({"Records": as_lambda_json(records)}))
 
 
 @pytest.fixture
