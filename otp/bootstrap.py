@@ -201,6 +201,6 @@ def stream_dependencies(settings: Settings) -> Any:
 
 
 def decode_stream_records(records: list[dict[str, Any]]) -> Any:
-    from otp.aws.pumping import decode_records
+    from otp.aws.pumping_stream import decode_records
 
     return decode_records(records)

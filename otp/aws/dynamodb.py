@@ -96,7 +96,7 @@ class DynamoDbStore:
             "attempts": _n(0),
         }
         if code.guard is not None:
-            # The pumping guard's consumer reads these from the table's stream (otp.aws.pumping).
+            # The pumping guard's consumer reads these from the table's stream (otp.aws.pumping_stream).
             entry["pfx"] = {"B": code.guard.sealed_prefix}
             entry["country"] = {"S": code.guard.country}
         saved = self._save(record_key, code.purpose, {"M": entry}, code.ciphertext, keep_until)

@@ -1,4 +1,5 @@
-"""The pumping guard's AWS side: stream records in, counts and the block list in DynamoDB, delivery feedback out.
+"""The pumping guard's AWS side: counts and the block list in DynamoDB, delivery feedback out
+(the stream's records are read in otp.aws.pumping_stream).
 
 Items it writes in the service's table (partition key ``id``):
 - ``pumping#<prefix digest>#<period seconds>#<period index>`` (kind ``pumping_counts``): one string
@@ -35,8 +36,6 @@ from otp.domain.pumping import CodeFact
 from otp.domain.pumping_events import (
     Block,
     BlockTable,
-    CodeEvent,
-    FeedbackDue,
     FeedbackFailed,
     PrefixChanges,
 )
@@ -46,7 +45,6 @@ log = logging.getLogger(__name__)
 
 SLOT_SECONDS = 10
 BLOCKS_KEY = "pumping#blocks"
-_ENTRY_PREFIX, _ENTRY_COUNTRY, _ENTRY_MESSAGE = "pfx", "country", "msg"
 
 
 def period_seconds(window_seconds: int) -> int:
@@ -54,92 +52,16 @@ def period_seconds(window_seconds: int) -> int:
     return next(p for p in (600, 3600, 21600, 86400) if window_seconds <= 6 * p)
 
 
-# ---- stream records -> events ------------------------------------------------------------------
-
-
-def _plain(value: Mapping[str, Any]) -> Any:
+def plain(value: Mapping[str, Any]) -> Any:
+    """A DynamoDB attribute value as Python: maps, ints, bytes; strings and sets as they come."""
     (kind, inner), *_ = value.items()
     if kind == "M":
-        return {k: _plain(v) for k, v in inner.items()}
+        return {k: plain(v) for k, v in inner.items()}
     if kind == "N":
         return int(inner)
     if kind == "B":
         return base64.b64decode(inner) if isinstance(inner, str) else bytes(inner)
     return inner  # S, BOOL, NULL, sets: read as they come
-
-
-def _codes(image: Mapping[str, Any] | None) -> dict[str, dict[str, Any]]:
-    codes = _plain(image["codes"]) if image and "codes" in image else {}
-    return {purpose: entry for purpose, entry in codes.items() if isinstance(entry, dict) and "vid" in entry}
-
-
-def _epoch(value: Any) -> int:
-    return int(value.timestamp()) if isinstance(value, datetime.datetime) else int(value or 0)
-
-
-def decode_records(records: list[dict[str, Any]]) -> tuple[list[CodeEvent], list[FeedbackDue]]:
-    """What each destination-record change means for its sms and voice codes (those with ``pfx``)."""
-    events: list[CodeEvent] = []
-    feedback: list[FeedbackDue] = []
-    for record in records:
-        change = record.get("dynamodb", {})
-        if record.get("eventName") == "REMOVE" or not change.get("Keys", {}).get("id", {}).get("S", "").startswith(
-            "dest#"
-        ):
-            continue  # TTL cleanups and other items: nothing to count
-        old, new = _codes(change.get("OldImage")), _codes(change.get("NewImage"))
-        at, sequence = _epoch(change.get("ApproximateCreationDateTime")), str(change["SequenceNumber"])
-        for purpose in old.keys() | new.keys():
-            before, after = old.get(purpose), new.get(purpose)
-            events += _code_events(before, after, at, sequence)
-            due = _feedback_due(before, after)
-            if due is not None:
-                feedback.append(FeedbackDue(due, sequence))
-    return events, feedback
-
-
-def _event(kind: Any, entry: dict[str, Any], sequence: str, at: int) -> CodeEvent:
-    return CodeEvent(
-        kind,
-        entry["vid"],
-        entry["created_at"],
-        entry[_ENTRY_PREFIX],
-        entry.get(_ENTRY_COUNTRY, "ZZ"),
-        sequence,
-        recorded_at=at or None,
-    )
-
-
-def _code_events(
-    before: dict[str, Any] | None, after: dict[str, Any] | None, at: int, sequence: str
-) -> list[CodeEvent]:
-    found = []
-    if after is not None and _ENTRY_PREFIX in after:
-        fresh = before is None or before["vid"] != after["vid"]
-        if fresh:
-            found.append(_event("delivered", after, sequence, at))
-        if "consumed_at" in after and (fresh or "consumed_at" not in (before or {})):
-            found.append(_event("verified", after, sequence, at))
-    # A code removed from `codes` before it expired, unused, is one whose delivery failed
-    # (withdraw_code); superseded codes move to `replaced` instead, and pruning takes only old ones.
-    if (
-        before is not None
-        and after is None
-        and _ENTRY_PREFIX in before
-        and not {"consumed_at", "canceled_at"} & before.keys()
-        and at < before["expires_at"]
-    ):
-        found.append(_event("withdrawn", before, sequence, at))
-    return found
-
-
-def _feedback_due(before: dict[str, Any] | None, after: dict[str, Any] | None) -> str | None:
-    """The message id once a code is both verified and has its id, whichever was written last."""
-    if after is None or _ENTRY_MESSAGE not in after or "consumed_at" not in after:
-        return None
-    if before is not None and before["vid"] == after["vid"] and {_ENTRY_MESSAGE, "consumed_at"} <= before.keys():
-        return None
-    return str(after[_ENTRY_MESSAGE])
 
 
 # ---- counts and blocks in DynamoDB ---------------------------------------------------------------
@@ -232,7 +154,7 @@ class DynamoDbPumpingCounts:
     def block_table(self) -> BlockTable:
         with _translated("GetItem"):
             item = self._client().get_item(TableName=self._table, Key={"id": {"S": BLOCKS_KEY}}, ConsistentRead=True)
-        found = _plain({"M": item.get("Item", {})})
+        found = plain({"M": item.get("Item", {})})
         blocks = {
             digest: Block(e["from"], e["until"], e["reason"], e["country"], e["sealed"])
             for digest, e in found.get("blocks", {}).items()
@@ -306,7 +228,7 @@ class DynamoDbPumpingCounts:
                 .get_item(TableName=self._table, Key={"id": {"S": BLOCKS_KEY}}, ProjectionExpression="blocks")
                 .get("Item", {})
             )
-        blocks = _plain({"M": item}).get("blocks", {})
+        blocks = plain({"M": item}).get("blocks", {})
         return {digest: (entry["from"], entry["until"]) for digest, entry in blocks.items()}
 
 

@@ -49,4 +49,6 @@ def test_verify_and_status_load_no_delivery_adapter(handler):
     loaded, _ = imported_by(handler)
     assert not unwanted(loaded, {"otp.aws.delivery", "otp.domain.outbound", "otp.messages"})
     # The pumping guard is generate's and the consumer's: these hold only its settings.
-    assert not unwanted(loaded, {"otp.domain.pumping", "otp.use_cases.pumping", "otp.aws.pumping"})
+    assert not unwanted(
+        loaded, {"otp.domain.pumping", "otp.use_cases.pumping", "otp.aws.pumping", "otp.aws.pumping_stream"}
+    )
