@@ -40,6 +40,7 @@ from local.stack import TableShape
 
 MAX_SIGNATURE_SKEW = timedelta(minutes=5)  # as AWS allows
 MAX_EMULATED_BODY_BYTES = 16 * 1024 * 1024
+SHUTDOWN_POLL_SECONDS = 0.05
 _AUTHORIZATION = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(?P<key>[A-Za-z0-9]+)/(?P<day>\d{8})/(?P<region>[a-z0-9-]+)/"
     r"(?P<service>[a-z0-9-]+)/aws4_request, ?SignedHeaders=(?P<signed>[a-z0-9;-]+), ?"
@@ -266,7 +267,13 @@ class Emulator:
         guard = _OwnClientsOnly(dispatch, credentials)
         self._server = make_server("127.0.0.1", 0, guard, threaded=True, request_handler=MotoRequestHandler)
         guard.host = f"127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(target=self._server.serve_forever, name="aws-emulator", daemon=True)
+        # A short poll: shutdown() waits for the next one, and every runner stop pays it.
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS},
+            name="aws-emulator",
+            daemon=True,
+        )
         self._outbox: list[DeliveredMessage] = []
         self.stream_arn: str | None = None  # the provisioned table's stream, when it has one
         self._seen_sms = 0

@@ -25,6 +25,7 @@ from typing import Any
 from local import cors, pages, sigv4, stack
 from local.blocks import LocalBlocks, NoBlock
 from local.consumer import provisioned_emulator, stream_consumer
+from local.emulator import SHUTDOWN_POLL_SECONDS
 from local.events import BadBody, http_api_event, read_chunked
 from local.options import options, schedule_seconds
 from local.terminal import banner, say, show_message, warn_of_long_sms
@@ -380,7 +381,9 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
     # Before the API answers: whoever waits for it to answer may press Ctrl-C at once, and a
     # thread still starting when KeyboardInterrupt arrives takes the runner down with a traceback.
     consumer.start()
-    serving = threading.Thread(target=api.serve_forever, name="local-api", daemon=True)
+    serving = threading.Thread(
+        target=api.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, name="local-api", daemon=True
+    )
     serving.start()
     try:
         while serving.is_alive():
