@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -21,9 +22,37 @@ class OtpResolver(APIGatewayHttpResolver):
     """A resolver whose error bodies carry ``"verified": false`` when its routes are /verify's."""
 
     def __init__(self, *, errors_say_unverified: bool = False, cors_origins: frozenset[str] = frozenset()) -> None:
+        # Powertools keeps the event being resolved on its base class and the routing context on the
+        # app. Lambda resolves one event per process at a time, but a threaded host (the integration
+        # tests race handlers in threads) resolves several: without this, a cancel reads a concurrent
+        # verify's body, and one request's end clears another's context.
+        self._resolving = threading.local()
         super().__init__(enable_validation=True)
         self.errors_say_unverified = errors_say_unverified
         self.cors_origins = cors_origins
+
+    @property
+    def current_event(self) -> Any:  # type: ignore[override]
+        return self._resolving.event
+
+    @property
+    def lambda_context(self) -> Any:  # type: ignore[override]
+        return self._resolving.lambda_context
+
+    @property
+    def context(self) -> dict[str, Any]:
+        if not hasattr(self._resolving, "context"):
+            self._resolving.context = {}
+        return self._resolving.context
+
+    @context.setter
+    def context(self, value: dict[str, Any]) -> None:
+        self._resolving.context = value
+
+    def resolve(self, event: Any, context: Any) -> dict[str, Any]:
+        self._resolving.event = self._to_proxy_event(event)
+        self._resolving.lambda_context = context
+        return super().resolve(event, context)
 
     @property
     def channel(self) -> str:
@@ -45,6 +74,10 @@ def create_resolver(*, errors_say_unverified: bool = False, cors_origins: frozen
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response:
+        if any(tuple(error.get("loc") or ())[:1] == ("response",) for error in exc.errors()):
+            # Powertools reports an answer that fails its own model this way too: our fault, not the caller's.
+            logger.error("response failed its model", extra={"problems": [e.get("loc") for e in exc.errors()]})
+            return app.refuse(InternalError(app.lambda_context.aws_request_id))
         return app.refuse(invalid_request(exc.errors()))
 
     @app.exception_handler(OtpError)
