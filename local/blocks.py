@@ -89,6 +89,20 @@ class LocalBlocks:
         return {"lifted": lifted_prefix, "prefix_digest": digest}
 
 
+def answer_blocks(blocks: LocalBlocks | None, method: str, prefix: str) -> tuple[int, dict[str, Any]]:
+    """The runner's GET /_local/blocks (the list) and DELETE /_local/blocks/<prefix> (a lift)."""
+    if blocks is None:
+        return 404, {"error": {"code": "not_found", "message": "The table has no stream consumer."}}
+    try:
+        if method == "GET":
+            return 200, {"blocks": blocks.list()}
+        return 200, blocks.lift(prefix)
+    except NoBlock:
+        return 404, {"error": {"code": "not_found", "message": f"No block on {prefix}."}}
+    except ValueError as exc:
+        return 400, {"error": {"code": "invalid_request", "message": str(exc)}}
+
+
 # ---- the command ------------------------------------------------------------------------------------
 
 

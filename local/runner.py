@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from local import cors, pages, sigv4, stack
-from local.blocks import LocalBlocks, NoBlock
+from local.blocks import LocalBlocks, answer_blocks
 from local.consumer import provisioned_emulator, stream_consumer
 from local.emulator import SHUTDOWN_POLL_SECONDS
 from local.events import BadBody, http_api_event, read_chunked
@@ -277,18 +277,8 @@ class RequestHandler(BaseHTTPRequestHandler):
         return self._json(404, {"error": {"code": "not_found", "message": f"No local route for {path}."}})
 
     def _blocks(self, prefix: str) -> int:
-        """GET lists the pumping guard's blocks; DELETE lifts one, as `python -m otp.aws.pumping` does."""
-        blocks = self.server.blocks
-        if blocks is None:
-            return self._json(404, {"error": {"code": "not_found", "message": "The table has no stream consumer."}})
-        try:
-            if self.command == "GET":
-                return self._json(200, {"blocks": blocks.list()})
-            return self._json(200, blocks.lift(prefix))
-        except NoBlock:
-            return self._json(404, {"error": {"code": "not_found", "message": f"No block on {prefix}."}})
-        except ValueError as exc:
-            return self._json(400, {"error": {"code": "invalid_request", "message": str(exc)}})
+        status, body = answer_blocks(self.server.blocks, self.command, prefix)
+        return self._json(status, body)
 
     def _json(self, status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> int:
         # UTF-8 as JSON is, not \u escapes: the outbox is read by people too (Hindi, accents).
@@ -384,14 +374,16 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
     serving = threading.Thread(
         target=api.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, name="local-api", daemon=True
     )
-    serving.start()
     try:
+        # Inside the try: the API may answer, and its caller press Ctrl-C, before start() returns.
+        serving.start()
         while serving.is_alive():
             serving.join(timeout=0.5)
     except KeyboardInterrupt:
         say("\nStopping...")
     finally:
-        api.shutdown()
+        if serving.ident is not None:  # shutdown() would wait forever for a loop that never ran
+            api.shutdown()
         consumer.stop()
         pool.stop()
         emulator.stop()
