@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -15,30 +16,51 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def package(out: Path, *params: str) -> Path:
+    with one_packaging_at_a_time(ROOT):  # pytest-xdist's workers package in the same folder
+        return _package(out, params)
+
+
+def _package(out: Path, params: tuple[str, ...]) -> Path:
     # Packaging must need no AWS credentials at all.
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     command = ["npx", "--no-install", "serverless", "package", "--stage", "ci", "--region", "ap-south-1"]
-    with one_packaging_at_a_time(ROOT):  # pytest-xdist's workers package in the same folder
-        result = subprocess.run(
-            [*command, *(f"--param={param}" for param in params), "--package", str(out)],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            env={**env, "SLS_TELEMETRY_DISABLED": "1"},
-        )
+    result = subprocess.run(
+        [*command, *(f"--param={param}" for param in params), "--package", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={**env, "SLS_TELEMETRY_DISABLED": "1"},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
+    return out
+
+
+def package_once(tmp_path_factory: pytest.TempPathFactory, name: str, *params: str) -> Path:
+    """One packaging per run for all of pytest-xdist's workers: each worker has its own session
+    fixtures, and the packagings queue on one lock, so a second worker would wait for and then
+    repeat the first one's work. The tests only read what it writes."""
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, which every worker's own folder sits in
+    out = root / f"serverless-package-{name}"
+    finished = out / ".packaged"
+    with one_packaging_at_a_time(ROOT):
+        if not finished.exists():
+            shutil.rmtree(out, ignore_errors=True)  # what a failed attempt left
+            _package(out, params)
+            finished.write_text(" ".join(params))
     return out
 
 
 @pytest.fixture(scope="session")
 def packaged(tmp_path_factory) -> Path:
-    return package(tmp_path_factory.mktemp("serverless-package"))
+    return package_once(tmp_path_factory, "default")
 
 
 @pytest.fixture(scope="session")
 def packaged_with_snapstart(tmp_path_factory) -> Path:
-    return package(tmp_path_factory.mktemp("serverless-package-snapstart"), "snapStart=true")
+    return package_once(tmp_path_factory, "snapstart", "snapStart=true")
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +107,6 @@ CHANNEL_VARIANTS = {
 def channel_templates(tmp_path_factory) -> dict[str, dict]:
     found = {}
     for name, params in CHANNEL_VARIANTS.items():
-        out = package(tmp_path_factory.mktemp(f"serverless-package-{name}"), *params)
+        out = package_once(tmp_path_factory, name, *params)
         found[name] = json.loads((out / "cloudformation-template-update-stack.json").read_text())
     return found
