@@ -368,9 +368,18 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
     for line in signing.banner() if signing else []:
         say(line)
     consumer.banner(url)
-    # Before the API answers: whoever waits for it to answer may press Ctrl-C at once, and a
-    # thread still starting when KeyboardInterrupt arrives takes the runner down with a traceback.
-    consumer.start()
+    consumer.start()  # before the API answers: a thread starting during a Ctrl-C would end in a traceback
+    try:
+        _answer_until_stopped(api)
+    finally:
+        consumer.stop()
+        pool.stop()
+        emulator.stop()
+    say("Stopped.")
+    return 0
+
+
+def _answer_until_stopped(api: LocalApi) -> None:
     serving = threading.Thread(
         target=api.serve_forever, kwargs={"poll_interval": SHUTDOWN_POLL_SECONDS}, name="local-api", daemon=True
     )
@@ -384,11 +393,6 @@ def _serve(port: int, workers: int, open_endpoints: bool, signing: Any, settings
     finally:
         if serving.ident is not None:  # shutdown() would wait forever for a loop that never ran
             api.shutdown()
-        consumer.stop()
-        pool.stop()
-        emulator.stop()
-    say("Stopped.")
-    return 0
 
 
 if __name__ == "__main__":
