@@ -1,18 +1,18 @@
-"""Settings: every OTP_* variable, parsed and validated once at cold start."""
+"""Settings: every OTP_* variable, parsed and validated once at cold start.
 
-from __future__ import annotations
+No postponed annotations here: pydantic would compile each field's annotation text at every cold start.
+"""
 
 import contextlib
-import difflib
 import os
 import re
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Self
 
 import annotated_types
 import phonenumbers
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, InstanceOf, ValidationError, field_validator, model_validator
 
 from otp.domain.errors import ConfigurationError
 from otp.domain.pumping_rules import SETTING_NAMES as PUMPING_SETTINGS
@@ -93,7 +93,8 @@ class Settings(BaseModel):
         str | None, Field(alias="OTP_SES_CONFIGURATION_SET", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     ] = None
     # Semantics 14, from the OTP_FRAUD_* variables (parsed by the guard's own rules in load_settings).
-    pumping: PumpingRules = Field(default_factory=PumpingRules)
+    # Parsed by load_settings itself (parse_rules): checked by type only, so no schema is built for it.
+    pumping: InstanceOf[PumpingRules] = Field(default_factory=PumpingRules)
 
     @field_validator("sms_allowed_countries", mode="before")
     @classmethod
@@ -189,7 +190,7 @@ class Settings(BaseModel):
         return raw
 
     @model_validator(mode="after")
-    def _check_failure_and_test_settings(self) -> Settings:
+    def _check_failure_and_test_settings(self) -> Self:
         if self.max_failures_per_network > self.max_failures_per_destination:
             raise ValueError("OTP_MAX_FAILURES_PER_NETWORK: must be 1 to OTP_MAX_FAILURES_PER_DESTINATION")
         from otp.domain.test_destinations import check_test_settings
@@ -261,6 +262,8 @@ def load_settings(environ: Mapping[str, str] | None = None, *, require_kms_key: 
 
 def _unknown(name: str, aliases: list[str]) -> str:
     """A misspelled setting would otherwise be ignored in silence, and its default used instead."""
+    import difflib  # only for a misspelled name
+
     close = [alias for alias in aliases if alias.startswith(name + "_")] or difflib.get_close_matches(name, aliases, 1)
     hint = f"; did you mean {close[0]}?" if close else ""
     return f"{name}: is not a setting of this service{hint}"

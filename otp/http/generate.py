@@ -9,12 +9,14 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header
 
 from otp.http.app import OtpResolver, create_resolver
+from otp.http.body import JSON
 from otp.http.caller import end_user_ip
-from otp.http.docs import GENERATE_RESPONSES
-from otp.http.models import IDEMPOTENCY_KEY_PATTERN, GenerateRequest, GenerateResponse
-from otp.http.presenters import created
+from otp.http.generate_models import GENERATE_RESPONSES, GenerateRequest, GenerateResponse
+from otp.http.models import IDEMPOTENCY_KEY_PATTERN
+from otp.http.presenters import iso
+from otp.observability import count, observe
 from otp.use_cases.dependencies import GenerateDependencies
-from otp.use_cases.issue_code import IssueRequest, issue_code
+from otp.use_cases.issue_code import IssuedCode, IssueRequest, issue_code
 
 
 def create_app(deps: GenerateDependencies) -> OtpResolver:
@@ -41,3 +43,23 @@ def create_app(deps: GenerateDependencies) -> OtpResolver:
         return created(issued)
 
     return app
+
+
+def created(issued: IssuedCode) -> Response[GenerateResponse]:
+    if issued.replayed:
+        count(issued.channel, "IdempotentReplay")
+    else:
+        count(issued.channel, "CodeGenerated", "TestDestinationUsed" if issued.test_destination else "CodeDelivered")
+    if issued.sms_segments is not None and not issued.replayed:
+        observe(issued.channel, "SmsSegments", issued.sms_segments)
+    body = GenerateResponse(
+        verification_id=issued.verification_id,
+        channel=issued.channel,
+        destination=issued.masked_destination,
+        purpose=issued.purpose,
+        expires_at=iso(issued.expires_at),
+        expires_in=issued.expires_in,
+        resend_after=issued.resend_after,
+        locale=issued.locale,
+    )
+    return Response(status_code=201, content_type=JSON, body=body)

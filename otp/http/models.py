@@ -1,12 +1,12 @@
-"""Request and response bodies of the HTTP contract, as pydantic models.
+"""What the routes' bodies share, as pydantic models: field types and the error body.
 
-The handlers validate with these, and the OpenAPI document is generated from them.
+Each route's own request and response models sit in its module (generate_models, verify_models,
+verification_models), so a function builds only its own at cold start. The handlers validate with
+them, and the OpenAPI document is generated from them.
 """
 
-from __future__ import annotations
-
 import ipaddress
-from typing import Annotated, Literal
+from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -53,69 +53,8 @@ ClientIp = Annotated[
 ]
 
 
-class _Strict(BaseModel):
+class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
-
-
-class GenerateRequest(_Strict):
-    channel: Annotated[
-        Literal["sms", "voice", "whatsapp", "email"],
-        Field(
-            description=(
-                "How to deliver the code: `sms` through Amazon SNS, End User Messaging SMS or Notify "
-                "(the deployment's OTP_SMS_PROVIDER: sns, eum or notify); `voice` through End User "
-                "Messaging (eum) or Notify; `whatsapp` through End User Messaging Social; `email` through "
-                "Amazon SES. A channel the deployment has not configured is 400."
-            )
-        ),
-    ]
-    destination: DestinationText
-    purpose: Purpose = "default"
-    locale: Annotated[
-        str | None,
-        Field(
-            max_length=64,
-            description="BCP 47 language of the message (es, pt-BR, hi). The closest built-in language is used "
-            "(pt-BR, then pt, then the service's default); a malformed tag is a 400.",
-            examples=["pt-BR", "hi"],
-        ),
-    ] = None
-    client_ip: ClientIp = None
-
-
-class VerifyRequest(_Strict):
-    destination: DestinationText
-    purpose: Purpose = "default"
-    code: Annotated[
-        str, Field(min_length=1, max_length=64, description="The digits received; surrounding white space is ignored.")
-    ]
-    verification_id: Annotated[
-        str | None,
-        Field(
-            pattern=VERIFICATION_ID_TEXT,
-            description="When given, it must name the pending code (else 404, and no attempt is spent).",
-        ),
-    ] = None
-    client_ip: ClientIp = None
-
-
-class GenerateResponse(BaseModel):
-    verification_id: str
-    channel: Literal["sms", "voice", "whatsapp", "email"]
-    destination: Annotated[str, Field(description="Masked, e.g. +91******3210 or a***@example.com.")]
-    purpose: str
-    expires_at: Annotated[str, Field(description="ISO 8601, UTC.")]
-    expires_in: Annotated[int, Field(description="Seconds until the code expires.")]
-    resend_after: Annotated[int, Field(description="Seconds until another code may be sent to this destination.")]
-    locale: Annotated[str, Field(description="The language the message was written in.")]
-
-
-class VerifyResponse(BaseModel):
-    verified: Literal[True]
-    verification_id: str
-    channel: Literal["sms", "voice", "whatsapp", "email"]
-    destination: str
-    purpose: str
 
 
 class FieldProblemBody(BaseModel):
@@ -137,29 +76,3 @@ class ErrorDetail(BaseModel):
 
 class ErrorResponse(BaseModel):
     error: ErrorDetail
-
-
-class VerifyErrorResponse(BaseModel):
-    error: ErrorDetail
-    verified: Literal[False]
-
-
-class VerificationResponse(BaseModel):
-    verification_id: str
-    status: Annotated[
-        Literal["pending", "approved", "expired", "max_attempts_reached", "superseded", "canceled"],
-        Field(description="What ended the verification first, or `pending` while its code can still verify."),
-    ]
-    channel: Literal["sms", "voice", "whatsapp", "email"]
-    destination: Annotated[str, Field(description="Masked, e.g. +91******3210 or a***@example.com.")]
-    purpose: str
-    attempts_remaining: Annotated[int, Field(description="0 once the attempts are spent; frozen once not pending.")]
-    created_at: Annotated[str, Field(description="ISO 8601, UTC.")]
-    expires_at: Annotated[str, Field(description="ISO 8601, UTC.")]
-    resend_available_at: Annotated[
-        str,
-        Field(
-            description="ISO 8601, UTC: the earliest moment a new /generate for this destination passes its "
-            "cooldown, send window and failure bound. It may be in the past."
-        ),
-    ]

@@ -5,13 +5,18 @@ from __future__ import annotations
 from aws_lambda_powertools.event_handler import Response
 
 from otp.http.app import OtpResolver, create_resolver
-from otp.http.body import no_body
-from otp.http.docs import CANCEL_VERIFICATION_RESPONSES, READ_VERIFICATION_RESPONSES
-from otp.http.models import VerificationResponse
-from otp.http.presenters import verification
+from otp.http.body import JSON, no_body
+from otp.http.presenters import iso
+from otp.http.verification_models import (
+    CANCEL_VERIFICATION_RESPONSES,
+    READ_VERIFICATION_RESPONSES,
+    VerificationResponse,
+)
+from otp.observability import count
 from otp.use_cases.cancel_verification import cancel_verification
 from otp.use_cases.dependencies import VerificationDependencies
 from otp.use_cases.read_verification import read_verification
+from otp.use_cases.verification_view import VerificationView
 
 
 def create_app(deps: VerificationDependencies) -> OtpResolver:
@@ -31,3 +36,19 @@ def create_app(deps: VerificationDependencies) -> OtpResolver:
         return verification(cancel_verification(deps, verification_id), "VerificationCanceled")
 
     return app
+
+
+def verification(view: VerificationView, metric: str) -> Response[VerificationResponse]:
+    count(view.channel, metric)
+    body = VerificationResponse(
+        verification_id=view.verification_id,
+        status=view.status,
+        channel=view.channel,
+        destination=view.masked_destination,
+        purpose=view.purpose,
+        attempts_remaining=view.attempts_remaining,
+        created_at=iso(view.created_at),
+        expires_at=iso(view.expires_at),
+        resend_available_at=iso(view.resend_available_at),
+    )
+    return Response(status_code=200, content_type=JSON, body=body)

@@ -9,11 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 
 from otp.domain.destinations import channel_of
 from otp.http.app import OtpResolver, create_resolver
+from otp.http.body import JSON
 from otp.http.caller import end_user_ip
-from otp.http.docs import VERIFY_RESPONSES
-from otp.http.models import VerifyRequest, VerifyResponse
-from otp.http.presenters import verified
-from otp.use_cases.check_code import CheckRequest, check_code
+from otp.http.verify_models import VERIFY_RESPONSES, VerifyRequest, VerifyResponse
+from otp.observability import count
+from otp.use_cases.check_code import CheckRequest, VerifiedCode, check_code
 from otp.use_cases.dependencies import VerifyDependencies
 
 
@@ -34,3 +34,15 @@ def create_app(deps: VerifyDependencies) -> OtpResolver:
         return verified(check_code(deps, check))
 
     return app
+
+
+def verified(result: VerifiedCode) -> Response[VerifyResponse]:
+    count(result.channel, "CodeVerified")
+    body = VerifyResponse(
+        verified=True,
+        verification_id=result.verification_id,
+        channel=result.channel,
+        destination=result.masked_destination,
+        purpose=result.purpose,
+    )
+    return Response(status_code=200, content_type=JSON, body=body)

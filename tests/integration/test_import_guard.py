@@ -52,3 +52,18 @@ def test_verify_and_status_load_no_delivery_adapter(handler):
     assert not unwanted(
         loaded, {"otp.domain.pumping", "otp.use_cases.pumping", "otp.aws.pumping", "otp.aws.pumping_stream"}
     )
+
+
+@pytest.mark.parametrize(
+    ("handler", "own"),
+    [
+        ("handlers.generate", "otp.http.generate_models"),
+        ("handlers.verify", "otp.http.verify_models"),
+        ("handlers.verifications", "otp.http.verification_models"),
+    ],
+)
+def test_each_function_builds_only_its_own_routes_models(handler, own):
+    loaded, _ = imported_by(handler)
+    every = {"otp.http.generate_models", "otp.http.verify_models", "otp.http.verification_models"}
+    assert own in loaded
+    assert not unwanted(loaded, every - {own})
