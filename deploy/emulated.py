@@ -112,6 +112,9 @@ def _arns(client: Any, resources: list[dict[str, Any]]) -> dict[str, str]:
         "AWS::Logs::LogGroup": lambda name: client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"][0][
             "arn"
         ],
+        "AWS::SQS::Queue": lambda url: client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"],
     }
     return {
         r["LogicalResourceId"]: read[r["ResourceType"]](r["PhysicalResourceId"])

@@ -78,6 +78,9 @@ class StreamConsumer:
     reports_item_failures: bool
     schedule_seconds: int | None
     unapplied: tuple[str, ...] = ()  # options of the stream event that the local runner does not apply
+    # destinations.onFailure (a resource's logical id, or an ARN): the runner has no queue, and logs
+    # the record that Lambda would send there when a batch runs out of retries.
+    on_failure_destination: str | None = None
 
 
 # A whole value that is a file reference, as the framework writes it: ${file(path)} or ${file(path):key}.
@@ -195,8 +198,17 @@ _APPLIED_STREAM_OPTIONS = frozenset(
         "maximumRetryAttempts",
         "functionResponseType",
         "filterPatterns",
+        "destinations",
     }
 )
+
+
+def _on_failure_destination(stream: dict[str, Any]) -> str | None:
+    target = (stream.get("destinations") or {}).get("onFailure")
+    arn = target.get("arn") if isinstance(target, dict) else target
+    if isinstance(arn, dict) and "!GetAtt" in arn:  # !GetAtt Queue.Arn, as local.stack reads the tag
+        return str(arn["!GetAtt"]).split(".")[0]
+    return None if arn is None else str(arn)
 
 
 def stream_consumers(config: dict[str, Any]) -> list[StreamConsumer]:
@@ -223,6 +235,7 @@ def stream_consumers(config: dict[str, Any]) -> list[StreamConsumer]:
                 reports_item_failures=stream.get("functionResponseType") == "ReportBatchItemFailures",
                 schedule_seconds=next((s for s in schedules if s), None),
                 unapplied=tuple(sorted(set(stream) - _APPLIED_STREAM_OPTIONS)),
+                on_failure_destination=_on_failure_destination(stream),
             )
         )
     return found

@@ -271,8 +271,10 @@ class StreamPoller:
         shard.failures += 1
         limit = self.consumer.maximum_retry_attempts
         if limit is not None and shard.failures > limit:
-            # What Lambda does with no on-failure destination: the records are skipped for good.
+            # The records are skipped for good; with an on-failure destination Lambda sends it a
+            # record of where they were, which the runner, without a queue, logs.
             discarded = len(batch) - done
+            failed = batch[done:]
             del shard.pending[:discarded]
             _log(
                 "ERROR",
@@ -280,6 +282,7 @@ class StreamPoller:
                 function=self.consumer.function,
                 records=discarded,
                 retries=limit,
+                **self._failure_record(shard, failed),
             )
             shard.failures = 0
             shard.waiting_since = time.monotonic() if shard.pending else None
@@ -294,6 +297,16 @@ class StreamPoller:
             attempt=shard.failures,
             retry_in_seconds=round(delay, 2),
         )
+
+    def _failure_record(self, shard: _Shard, failed: list[dict[str, Any]]) -> dict[str, Any]:
+        if self.consumer.on_failure_destination is None:
+            return {}
+        return {
+            "on_failure_destination": self.consumer.on_failure_destination,
+            "shard_id": shard.shard_id,
+            "start_sequence_number": failed[0]["dynamodb"]["SequenceNumber"],
+            "end_sequence_number": failed[-1]["dynamodb"]["SequenceNumber"],
+        }
 
     def _processed(self, batch: list[dict[str, Any]], result: dict[str, Any] | None) -> int:
         """How many records at the batch's head are done: all, none (a failed invocation), or those

@@ -100,6 +100,7 @@ def test_the_deployment_description_is_what_the_runner_applies():
     assert (CONSUMER.batch_size, CONSUMER.batching_window_seconds, CONSUMER.schedule_seconds) == (100, 1.0, 60)
     assert CONSUMER.reports_item_failures and CONSUMER.maximum_retry_attempts == 20
     assert CONSUMER.unapplied == ()  # the runner applies every option the stream event sets
+    assert CONSUMER.on_failure_destination == "PumpingGuardFailuresQueue"  # logged: the runner has no queue
 
 
 @pytest.mark.parametrize(
@@ -184,13 +185,25 @@ def test_a_crashing_consumer_retries_the_whole_batch_until_the_retries_run_out(e
     reading = poller(emulator, recorder, replace(CONSUMER, maximum_retry_attempts=2, batching_window_seconds=0))
     put(emulator, "dest#doomed")
     reading.start()
+    output: list[str] = []
+
+    def discarded() -> dict[str, Any] | None:
+        output.append(capfd.readouterr().out)
+        lines = [line for line in "".join(output).splitlines() if "records discarded" in line]
+        return json.loads(lines[0][lines[0].index("{") :]) if lines else None
+
     try:
-        wait_for(lambda: "records discarded" in capfd.readouterr().out or None, "the batch to be discarded")
+        logged = wait_for(discarded, "the batch to be discarded")
         put(emulator, "dest#next")
         wait_for(lambda: "dest#next" in recorder.ids(), "the next record")
     finally:
         reading.stop()
     assert recorder.ids().count("dest#doomed") == 3  # the first attempt and two retries
+    # Where the batch was, as Lambda's record in the on-failure queue says it; never the records.
+    [doomed] = [r for batch in recorder.batches()[:1] for r in batch]
+    assert logged["on_failure_destination"] == "PumpingGuardFailuresQueue"
+    assert logged["start_sequence_number"] == logged["end_sequence_number"] == doomed["dynamodb"]["SequenceNumber"]
+    assert logged["shard_id"] and "dest#doomed" not in json.dumps(logged)
 
 
 def test_the_schedule_invokes_the_consumer_without_records(emulator):

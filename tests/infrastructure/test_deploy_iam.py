@@ -264,6 +264,7 @@ def test_the_pumping_guard_role_holds_exactly_what_the_consumer_uses(resources):
         "kms:GenerateMac",
         "logs:CreateLogStream",
         "logs:PutLogEvents",
+        "sqs:SendMessage",  # the Lambda service's, for a failed batch's record
     }
     sids = policy_by_sid(resources, "PumpingGuardPolicy")
     assert sids["ReadTheTableStream"]["Resource"] == {"Fn::GetAtt": ["OtpTable", "StreamArn"]}
@@ -293,3 +294,27 @@ def test_delivery_feedback_is_granted_only_with_a_provider_that_gives_message_id
         ]
     }
     assert template["Parameters"]["SmsFeedback"]["AllowedValues"] == ["true", "false"]
+
+
+def test_only_the_guard_may_send_to_the_failures_queue_and_to_no_other_queue(template):
+    granted = []
+
+    def walk(node, resource):
+        if isinstance(node, dict):
+            if "Action" in node and "Effect" in node:
+                listed = [node["Action"]] if isinstance(node["Action"], str) else node["Action"]
+                if any(str(action).lower().startswith("sqs:") for action in listed):
+                    granted.append((resource, node.get("Sid"), node["Effect"], listed, node["Resource"]))
+            for value in node.values():
+                walk(value, resource)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, resource)
+
+    for name, resource in template["Resources"].items():
+        walk(resource, name)
+    queue = {"Fn::GetAtt": ["PumpingGuardFailuresQueue", "Arn"]}
+    assert granted == [("PumpingGuardPolicy", "RecordFailedBatches", "Allow", ["sqs:SendMessage"], queue)]
+    statement = policy_by_sid(template["Resources"], "PumpingGuardPolicy")["RecordFailedBatches"]
+    assert "Condition" not in statement and statement["Action"] == "sqs:SendMessage"
+    assert "IamRoleLambdaExecution" not in template["Resources"]  # the framework's own grant would be there

@@ -54,6 +54,8 @@ def test_the_stack_has_every_resource(resources):
         "PumpingGuardEventSourceMappingDynamodbOtpTable": "AWS::Lambda::EventSourceMapping",
         "PumpingGuardEventsRuleSchedule1": "AWS::Events::Rule",
         "PumpingPrefixBlockedAlarm": "AWS::CloudWatch::Alarm",
+        "PumpingGuardFailuresQueue": "AWS::SQS::Queue",
+        "PumpingGuardFailedBatchesAlarm": "AWS::CloudWatch::Alarm",
     }.items():
         assert resources[name]["Type"] == kind, name
     assert "IamRoleLambdaExecution" not in resources  # no shared role
@@ -443,3 +445,33 @@ def test_the_mappings_filter_passes_destination_changes_only_so_the_guard_never_
     patterns = stream_records.filter_patterns(template, "PumpingGuardLambdaFunction")
     event = stream_records.lambda_event(records, patterns, "arn:aws:dynamodb:r:1:table/t/stream/s", "r")
     assert [r["dynamodb"]["Keys"]["id"]["S"] for r in event["Records"]] == ["dest#a", "dest#d"]
+
+
+FAILURES_QUEUE_ARN = {"Fn::GetAtt": ["PumpingGuardFailuresQueue", "Arn"]}
+
+
+def test_a_batch_failing_through_its_retries_is_recorded_in_an_encrypted_queue_kept_14_days(resources):
+    queue = resources["PumpingGuardFailuresQueue"]["Properties"]
+    assert queue["QueueName"] == "otp-ci-pumping-guard-failures"  # the stage's, like its table
+    assert queue["SqsManagedSseEnabled"] is True
+    assert queue["MessageRetentionPeriod"] == 1209600  # 14 days, SQS's longest
+    properties = resources["PumpingGuardEventSourceMappingDynamodbOtpTable"]["Properties"]
+    assert properties["DestinationConfig"] == {"OnFailure": {"Destination": FAILURES_QUEUE_ARN}}
+    # Lambda sends to the destination only once the retries run out: they must be finite
+    # (-1, the default, retries until the records expire from the stream after 24 hours).
+    assert properties["MaximumRetryAttempts"] == 20
+    assert properties.get("MaximumRecordAgeInSeconds", -1) == -1  # no age limit: the retries bound it
+    assert "BisectBatchOnFunctionError" not in properties  # ReportBatchItemFailures retries from the failed record
+
+
+def test_a_failed_batch_raises_the_alarm_and_the_outputs_name_its_queue(resources, template):
+    alarm = resources["PumpingGuardFailedBatchesAlarm"]["Properties"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["PumpingGuardFailuresQueue", "QueueName"]}}
+    ]
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    assert (alarm["Statistic"], alarm["EvaluationPeriods"]) == ("Maximum", 1)
+    assert alarm["TreatMissingData"] == "notBreaching"
+    assert alarm["AlarmActions"] == resources["GenerateErrorsAlarm"]["Properties"]["AlarmActions"]
+    assert template["Outputs"]["PumpingGuardFailuresQueueUrl"]["Value"] == {"Ref": "PumpingGuardFailuresQueue"}
