@@ -21,7 +21,7 @@ def response(description: str, model: type) -> OpenAPIResponse:
 
 
 def error_response(description: str, model: type, retry_after: bool = False) -> OpenAPIResponse:
-    response_: OpenAPIResponse = response(description, model)
+    refusal = response(description, model)
     if retry_after:
-        response_["headers"] = RETRY_AFTER
-    return response_
+        refusal["headers"] = RETRY_AFTER
+    return refusal

@@ -1,11 +1,12 @@
 """POST /generate's request and response bodies, and what the route answers in the OpenAPI document."""
 
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 
 from pydantic import BaseModel, Field
 
+from otp.domain.destinations import Channel
 from otp.http.docs import error_response, response
-from otp.http.models import ClientIp, DestinationText, ErrorResponse, Purpose, Strict
+from otp.http.models import ClientIp, DestinationText, ErrorResponse, IsoTime, MaskedDestination, Purpose, Strict
 
 if TYPE_CHECKING:  # the types only
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -13,7 +14,7 @@ if TYPE_CHECKING:  # the types only
 
 class GenerateRequest(Strict):
     channel: Annotated[
-        Literal["sms", "voice", "whatsapp", "email"],
+        Channel,
         Field(
             description=(
                 "How to deliver the code: `sms` through Amazon SNS, End User Messaging SMS or Notify "
@@ -39,10 +40,10 @@ class GenerateRequest(Strict):
 
 class GenerateResponse(BaseModel):
     verification_id: str
-    channel: Literal["sms", "voice", "whatsapp", "email"]
-    destination: Annotated[str, Field(description="Masked, e.g. +91******3210 or a***@example.com.")]
+    channel: Channel
+    destination: MaskedDestination
     purpose: str
-    expires_at: Annotated[str, Field(description="ISO 8601, UTC.")]
+    expires_at: IsoTime
     expires_in: Annotated[int, Field(description="Seconds until the code expires.")]
     resend_after: Annotated[int, Field(description="Seconds until another code may be sent to this destination.")]
     locale: Annotated[str, Field(description="The language the message was written in.")]

@@ -53,6 +53,11 @@ ClientIp = Annotated[
 ]
 
 
+# Fields the responses share, described once.
+MaskedDestination = Annotated[str, Field(description="Masked, e.g. +91******3210 or a***@example.com.")]
+IsoTime = Annotated[str, Field(description="ISO 8601, UTC.")]
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 

@@ -5,8 +5,9 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from otp.domain.destinations import Channel
 from otp.http.docs import error_response, response
-from otp.http.models import ErrorResponse
+from otp.http.models import ErrorResponse, IsoTime, MaskedDestination
 
 if TYPE_CHECKING:  # the types only
     from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
@@ -18,12 +19,12 @@ class VerificationResponse(BaseModel):
         Literal["pending", "approved", "expired", "max_attempts_reached", "superseded", "canceled"],
         Field(description="What ended the verification first, or `pending` while its code can still verify."),
     ]
-    channel: Literal["sms", "voice", "whatsapp", "email"]
-    destination: Annotated[str, Field(description="Masked, e.g. +91******3210 or a***@example.com.")]
+    channel: Channel
+    destination: MaskedDestination
     purpose: str
     attempts_remaining: Annotated[int, Field(description="0 once the attempts are spent; frozen once not pending.")]
-    created_at: Annotated[str, Field(description="ISO 8601, UTC.")]
-    expires_at: Annotated[str, Field(description="ISO 8601, UTC.")]
+    created_at: IsoTime
+    expires_at: IsoTime
     resend_available_at: Annotated[
         str,
         Field(

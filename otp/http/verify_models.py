@@ -4,6 +4,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import BaseModel, Field
 
+from otp.domain.destinations import Channel
 from otp.http.docs import error_response, response
 from otp.http.models import VERIFICATION_ID_TEXT, ClientIp, DestinationText, ErrorDetail, Purpose, Strict
 
@@ -30,7 +31,7 @@ class VerifyRequest(Strict):
 class VerifyResponse(BaseModel):
     verified: Literal[True]
     verification_id: str
-    channel: Literal["sms", "voice", "whatsapp", "email"]
+    channel: Channel
     destination: str
     purpose: str
 
