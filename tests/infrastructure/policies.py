@@ -19,6 +19,29 @@ def actions(resources: dict, policy: str) -> set[str]:
     for statement in statements(resources, policy):
         if statement.get("Sid") == "WriteTraces":
             continue
-        listed = statement["Action"]
-        result.update([listed] if isinstance(listed, str) else listed)
+        result.update(listed_actions(statement))
     return result
+
+
+def every_statement(resources: dict) -> list[tuple[str, dict]]:
+    """Each IAM statement anywhere in the template (roles, policies, the framework's bucket policy),
+    with the logical id of the resource it sits in."""
+    found: list[tuple[str, dict]] = []
+
+    def walk(node: object, resource: str) -> None:
+        if isinstance(node, dict):
+            if "Action" in node and "Effect" in node:
+                found.append((resource, node))
+            for value in node.values():
+                walk(value, resource)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item, resource)
+
+    for name, resource in resources.items():
+        walk(resource, name)
+    return found
+
+
+def listed_actions(statement: dict) -> list[str]:
+    return [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]

@@ -26,6 +26,7 @@ from deploy.recorder import IamRequest, Recorder
 from deploy.scenario import DeployedFunction
 from deploy.template_values import Resolver, StackValues
 from tests.infrastructure.conftest import CHANNELS_ACCOUNT, ROOT, package
+from tests.infrastructure.policies import listed_actions
 
 pytestmark = pytest.mark.deploy
 
@@ -61,7 +62,7 @@ def send_grants(template: dict, values: StackValues, name: str) -> dict[str, lis
     """action -> the resources an Allow statement grants it on, for the send actions."""
     found: dict[str, list[str]] = {}
     for statement in policy(template, values, name):
-        listed = [statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"]
+        listed = listed_actions(statement)
         resources = [statement["Resource"]] if isinstance(statement["Resource"], str) else statement["Resource"]
         for action in listed:
             if statement["Effect"] == "Allow" and action.startswith(SEND_PREFIXES):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.infrastructure.policies import actions, statements
+from tests.infrastructure.policies import actions, every_statement, listed_actions, statements
 
 pytestmark = pytest.mark.deploy
 
@@ -74,7 +74,7 @@ def policy_by_sid(resources: dict, policy: str) -> dict[str, dict]:
 def test_every_table_grant_is_scoped_to_its_item_kinds(resources):
     for policy in ("GeneratePolicy", "VerifyPolicy", "VerificationsPolicy", "PumpingGuardPolicy"):
         for statement in statements(resources, policy):
-            listed = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            listed = listed_actions(statement)
             if statement["Sid"] in ("ReadTheBlockList", "ReadTheTableStream"):
                 continue  # one item, and the stream: checked on their own below
             if any(action.startswith("dynamodb:") for action in listed):
@@ -152,7 +152,7 @@ def test_generate_role_holds_exactly_what_generate_uses(resources):
         action
         for s in statements(resources, "GeneratePolicy")
         if PROVIDER_STATEMENTS.get(s["Sid"], "SmsBySns") != "SmsBySns"
-        for action in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+        for action in listed_actions(s)
     }
     assert actions(resources, "GeneratePolicy") - off_by_default == {
         "kms:Encrypt",
@@ -207,19 +207,8 @@ def test_verify_role_holds_exactly_what_verify_uses(resources):
 
 def test_no_wildcard_actions_are_granted(template):
     granted, denied = [], []
-
-    def walk(node):
-        if isinstance(node, dict):
-            if "Action" in node and "Effect" in node:
-                listed = [node["Action"]] if isinstance(node["Action"], str) else node["Action"]
-                (granted if node["Effect"] == "Allow" else denied).extend(listed)
-            for value in node.values():
-                walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(template["Resources"])
+    for _, statement in every_statement(template["Resources"]):
+        (granted if statement["Effect"] == "Allow" else denied).extend(listed_actions(statement))
     assert granted and all("*" not in action for action in granted), granted
     # The framework's deployment bucket denies every S3 action over plain HTTP; a wildcard that denies.
     assert sorted(denied) == ["s3:*", "sns:Publish"]
@@ -297,22 +286,11 @@ def test_delivery_feedback_is_granted_only_with_a_provider_that_gives_message_id
 
 
 def test_only_the_guard_may_send_to_the_failures_queue_and_to_no_other_queue(template):
-    granted = []
-
-    def walk(node, resource):
-        if isinstance(node, dict):
-            if "Action" in node and "Effect" in node:
-                listed = [node["Action"]] if isinstance(node["Action"], str) else node["Action"]
-                if any(str(action).lower().startswith("sqs:") for action in listed):
-                    granted.append((resource, node.get("Sid"), node["Effect"], listed, node["Resource"]))
-            for value in node.values():
-                walk(value, resource)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item, resource)
-
-    for name, resource in template["Resources"].items():
-        walk(resource, name)
+    granted = [
+        (resource, statement.get("Sid"), statement["Effect"], listed_actions(statement), statement["Resource"])
+        for resource, statement in every_statement(template["Resources"])
+        if any(str(action).lower().startswith("sqs:") for action in listed_actions(statement))
+    ]
     queue = {"Fn::GetAtt": ["PumpingGuardFailuresQueue", "Arn"]}
     assert granted == [("PumpingGuardPolicy", "RecordFailedBatches", "Allow", ["sqs:SendMessage"], queue)]
     statement = policy_by_sid(template["Resources"], "PumpingGuardPolicy")["RecordFailedBatches"]
