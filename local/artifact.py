@@ -6,8 +6,8 @@ nothing else is importable. ``LambdaArtifact`` lays out the same three folders f
 compiled bytecode except what the zip itself ships, and runs a handler in a fresh interpreter
 that sees only those folders. The artifact tests and `make bench` both use it.
 
-It also writes the service models the zip ships for a runtime whose botocore predates them
-(``python -m local.artifact models``), from the botocore that requirements.txt pins.
+It also writes the botocore data the zip ships (``python -m local.artifact models``), from the
+botocore that requirements.txt pins: the functions read their service models from the zip alone.
 """
 
 from __future__ import annotations
@@ -192,24 +192,46 @@ def _pip_install(requirements: tuple[str, ...], folder: Path) -> None:
 
 
 def service_model_files() -> dict[str, bytes]:
-    """The shipped models, by path under otp/aws/models, as the pinned botocore has them: the service
-    definition without documentation strings (most of its size, and never read at run time) and the
-    endpoint rules, uncompressed so that any botocore reads them."""
+    """The shipped botocore data, by path under otp/aws/models, as the pinned botocore has it.
+
+    Each shipped service's definition without documentation strings (most of its size, and never
+    read at run time) and its endpoint rules; botocore's shared data files, with the legacy endpoint
+    table cut to the shipped services' entries (the whole table is 1.2 MB, parsed at every cold
+    start). Uncompressed, so that any botocore reads them.
+    """
     import botocore.loaders
 
-    from otp.aws.clients import SHIPPED_SERVICES
+    from otp.aws.clients import SHIPPED_DATA, SHIPPED_SERVICES
 
     loader = botocore.loaders.create_loader()
-    files = {}
+    files, prefixes = {}, set()
     for service in SHIPPED_SERVICES:
         version = loader.determine_latest_version(service, "service-2")
         for kind in ("service-2", "endpoint-rule-set-1"):
             data = loader.load_service_model(service, kind, version)
             if kind == "service-2":
                 data = _without_documentation(data)
-            text = json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n"
-            files[f"{service}/{version}/{kind}.json"] = text.encode()
+                prefixes.add(data["metadata"]["endpointPrefix"])
+            files[f"{service}/{version}/{kind}.json"] = _json(data)
+    for name in SHIPPED_DATA:
+        data = loader.load_data(name)
+        if name == "endpoints":
+            data = _endpoints_of(data, prefixes)
+        files[f"{name}.json"] = _json(data)
     return files
+
+
+def _json(data: Any) -> bytes:
+    return (json.dumps(data, separators=(",", ":"), sort_keys=True) + "\n").encode()
+
+
+def _endpoints_of(table: dict[str, Any], prefixes: set[str]) -> dict[str, Any]:
+    """The legacy endpoint table with every partition kept whole except its services: only ``prefixes``."""
+    partitions = [
+        {**partition, "services": {k: v for k, v in partition["services"].items() if k in prefixes}}
+        for partition in table["partitions"]
+    ]
+    return {**table, "partitions": partitions}
 
 
 def _without_documentation(value: Any) -> Any:
