@@ -11,7 +11,6 @@ has one, else the default locale, else English; ``Voice.language`` says which.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from xml.sax.saxutils import escape
 
 from otp.messages import catalog, minutes_of, substitute
 
@@ -41,6 +40,10 @@ def voice_language(locale: str, default: str) -> str:
 
 
 def render_voice(locale: str, code: str, brand: str, ttl_seconds: int, default: str) -> Voice:
+    # Imported here: xml.sax pulls in urllib.request, a cold-start cost for every generate, and
+    # only a call needs it.
+    from xml.sax.saxutils import escape
+
     language = voice_language(locale, default)
     voice = catalog()[language]["voice"]
     minutes = minutes_of(ttl_seconds)
